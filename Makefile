@@ -1,0 +1,165 @@
+# Sightline - one Makefile for the whole tree.
+#
+#   make            build everything into build/ (binaries in build/bin, libraries in build/lib)
+#   make test       install missing dependencies, build, run every test (unit + end to end)
+#   make run        install missing dependencies, build, run collector + dashboard + demo workload
+#   make asan       the whole test suite under ASan+UBSan (separate tree: build/asan)
+#   make bench      build and run the benchmarks under bench/
+#   make clean      remove build/
+#
+# Build flavours are a variable, not copied rules: FLAVOR=debug|release|asan.
+
+FLAVOR ?= release
+ifeq ($(FLAVOR),asan)
+O ?= build/asan
+else
+O ?= build
+endif
+
+CC ?= cc
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+INC := -Isdk/include -Icommon -Iquery -Icollector
+
+ifeq ($(FLAVOR),debug)
+OPT := -O0 -g
+else ifeq ($(FLAVOR),asan)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANLD := -fsanitize=address,undefined
+else
+OPT := -O2 -g
+endif
+
+CFLAGS_ALL := $(CSTD) $(WARN) $(OPT) -fPIC -pthread -MMD -MP $(INC) $(CFLAGS)
+LDFLAGS_ALL := -pthread $(SANLD) $(LDFLAGS)
+
+# Third-party libraries.  nng ships no pkg-config file on Debian 12.
+PKGCONF := $(shell command -v pkg-config 2>/dev/null)
+ifneq ($(PKGCONF),)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+ROCKS_LIBS := $(shell pkg-config --libs rocksdb 2>/dev/null || echo -lrocksdb)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+else
+JANSSON_LIBS := -ljansson
+CMOCKA_LIBS := -lcmocka
+MHD_LIBS := -lmicrohttpd
+ROCKS_LIBS := -lrocksdb
+CURL_LIBS := -lcurl
+endif
+NNG_LIBS := -lnng
+Z_LIBS := -lz
+
+# ---- sources, one room each -------------------------------------------------
+COMMON_SRC := $(wildcard common/*.c)
+SDK_SRC := $(wildcard sdk/src/*.c)
+QUERY_SRC := $(wildcard query/*.c)
+COLLECTOR_SRC := $(filter-out collector/main.c,$(wildcard collector/*.c))
+CLI_SRC := $(wildcard query/cli/*.c)
+EXAMPLES_SRC := $(wildcard sdk/examples/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+BENCH_SRC := $(wildcard bench/bench-*.c)
+BENCH_LIB_SRC := $(filter-out $(BENCH_SRC),$(wildcard bench/*.c))
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+SDK_OBJ := $(call obj,$(SDK_SRC))
+QUERY_OBJ := $(call obj,$(QUERY_SRC))
+COLLECTOR_OBJ := $(call obj,$(COLLECTOR_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
+BENCH_LIB_OBJ := $(call obj,$(BENCH_LIB_SRC))
+
+LIB_COMMON := $(O)/lib/libslcommon.a
+LIB_SDK_A := $(O)/lib/libsightline.a
+LIB_SDK_SO := $(O)/lib/libsightline.so
+LIB_QUERY := $(O)/lib/libslquery.a
+LIB_COLLECTOR := $(O)/lib/libslcollector.a
+
+COLLECTOR_BIN := $(O)/bin/sightline-collector
+CLI_BIN := $(O)/bin/sightline
+EXAMPLE_BINS := $(patsubst sdk/examples/%.c,$(O)/bin/%,$(EXAMPLES_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
+
+# The SDK library carries the shared codec inside it: users link one library.
+SDK_LIBS := $(NNG_LIBS) $(Z_LIBS)
+SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
+CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
+
+.PHONY: all libs test unit e2e asan bench run clean deps fmt
+all: $(LIB_SDK_A) $(LIB_SDK_SO) $(COLLECTOR_BIN) $(CLI_BIN) $(EXAMPLE_BINS) $(UNIT_BINS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_COMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SDK_A): $(SDK_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SDK_SO): $(SDK_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(SDK_LIBS)
+
+$(LIB_QUERY): $(QUERY_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_COLLECTOR): $(COLLECTOR_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(COLLECTOR_BIN): $(O)/obj/collector/main.o $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SERVER_LIBS)
+
+$(CLI_BIN): $(CLI_OBJ) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CLI_LIBS)
+
+$(O)/bin/%: $(O)/obj/sdk/examples/%.o $(LIB_SDK_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SDK_LIBS)
+
+# Unit tests link every internal library; the linker keeps what each needs.
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_SDK_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(SERVER_LIBS)
+
+$(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_SDK_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SERVER_LIBS)
+
+# ---- the commands of README.md -----------------------------------------------
+deps:
+	@bash .ci/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@O=$(O) bash tests/run.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory FLAVOR=asan all
+	@O=build/asan SL_ASAN=1 bash tests/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@O=$(O) bash bench/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@O=$(O) bash sdk/examples/run-demo.sh
+
+fmt:
+	clang-format -i $(COMMON_SRC) $(SDK_SRC) $(QUERY_SRC) $(COLLECTOR_SRC) collector/main.c $(CLI_SRC) $(EXAMPLES_SRC) $(UNIT_SRC)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,74 @@
+/*
+ * slq_trace.h - request-tree assembly: the query engine's view of one trace.
+ *
+ * Input is a batch (common/slc_wire.h) holding the spans and log records of
+ * one trace as the store found them: in any order, possibly with duplicates
+ * (a retried frame), possibly with parents that never arrived, with clocks
+ * that disagree between hosts.  Output is a tree with every span placed:
+ *
+ *  - children under parents, siblings ordered by start time;
+ *  - orphans (parent id set but not present) attached under the root and
+ *    marked missing_parent; when no true root exists, the earliest span is
+ *    the root;
+ *  - clock skew: a child that starts before its parent or ends after it is
+ *    shifted for display into the parent's window; the shift (ns) is kept
+ *    per span and raw times stay available;
+ *  - critical path: the chain of spans that decided the total duration;
+ *  - a summary: root service and operation, start, duration, span count,
+ *    services, error count.
+ *
+ * Used by the collector's HTTP API and by tests; pure computation, no I/O.
+ */
+#ifndef SLQ_TRACE_H
+#define SLQ_TRACE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "slc_wire.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct slq_trace slq_trace;
+
+/* Options for assembly; zero-initialised means defaults. */
+typedef struct slq_trace_opts {
+    uint32_t max_spans; /* keep at most this many spans (0 = 10000); the
+                           rest are counted and the trace marked truncated */
+} slq_trace_opts;
+
+/* One placed span of an assembled trace, in tree pre-order. */
+typedef struct slq_node {
+    uint32_t span;       /* index into the input batch's spans[] */
+    int32_t parent;      /* index into the nodes array, -1 for the root(s) */
+    uint32_t depth;      /* 0 for the root */
+    int64_t skew_ns;     /* display shift applied (0 = none) */
+    uint8_t missing_parent; /* parent id set but parent not in the trace */
+    uint8_t critical;    /* on the critical path */
+} slq_node;
+
+/* Builds the tree of the trace in b (which must outlive the result; b is
+ * borrowed, not copied).  Duplicate span ids are kept once.  On success
+ * *out is owned by the caller (slq_trace_free()).  SL_ENOTFOUND when b has
+ * no spans and no logs, SL_ENOMEM on allocation failure. */
+int slq_trace_build(const slc_batch *b, const slq_trace_opts *opts, slq_trace **out);
+
+/* Frees a trace.  NULL is a no-op. */
+void slq_trace_free(slq_trace *t);
+
+/* The placed spans in pre-order; *n receives the count.  Borrowed pointer,
+ * valid until slq_trace_free(). */
+const slq_node *slq_trace_nodes(const slq_trace *t, uint32_t *n);
+
+/* Encodes the trace as the JSON object documented in docs/api.md
+ * (GET /api/v1/traces/{id}).  On success *out is a new reference owned by
+ * the caller (json_decref()). */
+int slq_trace_to_json(const slq_trace *t, json_t **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SLQ_TRACE_H */
