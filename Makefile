@@ -148,7 +148,7 @@ $(O)/tests/test_col%: $(O)/obj/tests/unit/test_col%.o $(LIB_COLLECTOR) $(LIB_QUE
 # Everything else (test_wire, test_util, ...) tests the shared code alone.
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(Z_LIBS)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(Z_LIBS) -lm
 
 $(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_SDK_A)
 	@mkdir -p $(dir $@)
