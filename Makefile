@@ -88,7 +88,7 @@ SDK_LIBS := $(NNG_LIBS) $(Z_LIBS)
 SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 
-.PHONY: all libs test unit e2e asan bench run clean deps fmt
+.PHONY: all libs test unit e2e asan bench run clean deps fmt fuzz
 all: $(LIB_SDK_A) $(LIB_SDK_SO) $(COLLECTOR_BIN) $(CLI_BIN) $(EXAMPLE_BINS) $(UNIT_BINS)
 
 $(O)/obj/%.o: %.c
@@ -173,6 +173,22 @@ bench: deps
 run: deps
 	@$(MAKE) --no-print-directory all
 	@O=$(O) bash sdk/examples/run-demo.sh
+
+# libFuzzer targets (clang), each run for FUZZ_SECONDS; crashes land in build/fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC)
+fuzz: deps
+	@mkdir -p build/fuzz
+	$(CC) $(CSTD) -O1 -g $(INC) -o build/fuzz/seed_wire tests/fuzz/seed_wire.c $(COMMON_SRC) -lz -lm
+	@mkdir -p build/fuzz/corpus-wire && build/fuzz/seed_wire build/fuzz/corpus-wire
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) -lz -lm; \
+	  mkdir -p build/fuzz/corpus-$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
+	    build/fuzz/corpus-$$t tests/fuzz/corpus-$$t 2>&1 | tail -3; \
+	done
 
 fmt:
 	clang-format -i $(COMMON_SRC) $(SDK_SRC) $(QUERY_SRC) $(COLLECTOR_SRC) collector/main.c $(CLI_SRC) $(EXAMPLES_SRC) $(UNIT_SRC)

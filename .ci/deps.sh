@@ -28,7 +28,8 @@ for entry in "${need[@]}"; do
   else
     # curl's header lives under a multiarch directory on some architectures
     if [[ $pkg == libcurl4-openssl-dev ]]; then
-      ls /usr/include/*/curl/curl.h /usr/include/curl/curl.h >/dev/null 2>&1 || missing+=("$pkg")
+      compgen -G "/usr/include/*/curl/curl.h" >/dev/null || [[ -e /usr/include/curl/curl.h ]] ||
+        missing+=("$pkg")
     else
       [[ -e $what ]] || missing+=("$pkg")
     fi
