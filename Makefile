@@ -150,9 +150,19 @@ $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(Z_LIBS) -lm
 
-$(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_SDK_A)
+# Benchmarks drive real binaries from outside; they link only the shared code
+# (bench-sdk links the SDK, bench-query the collector's store).
+$(O)/bin/bench-sdk: $(O)/obj/bench/bench-sdk.o $(BENCH_LIB_OBJ) $(LIB_SDK_A)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SDK_LIBS) -lm
+
+$(O)/bin/bench-query: $(O)/obj/bench/bench-query.o $(BENCH_LIB_OBJ) $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SERVER_LIBS)
+
+$(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(NNG_LIBS) $(Z_LIBS) -lm
 
 # ---- the commands of README.md -----------------------------------------------
 deps:

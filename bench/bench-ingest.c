@@ -1,0 +1,421 @@
+/*
+ * bench-ingest - ingest throughput of a real sightline-collector.
+ *
+ * Pre-encodes a realistic workload (bench/gen.c), starts the collector on a
+ * fresh data directory, sends the frames from several nng req connections
+ * until every span is acknowledged STORED, and reports spans/s; then the
+ * same for log records; then bytes per span on disk and peak collector RSS.
+ * Runs are repeated (--runs) and medians reported, next to the rate of a
+ * baseline measured in the same run: the client alone decoding the frames
+ * (what a collector does before it stores anything).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "gen.h"
+#include "slc_util.h"
+#include "slc_wire.h"
+
+typedef struct opts {
+    uint64_t spans, logs;
+    int clients, runs, extra_attrs, json, workers;
+    const char *collector;
+} opts;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench-ingest [options]\n"
+            "Measures ingest of a real sightline-collector on this machine.\n\n"
+            "  --spans N        spans to send per run (default 1000000)\n"
+            "  --logs N         log records to send per run (default 500000)\n"
+            "  --clients N      concurrent client connections (default 4)\n"
+            "  --workers N      collector --workers (default: collector's default)\n"
+            "  --runs N         repetitions; medians are reported (default 3)\n"
+            "  --attrs20        use 20-attribute spans (the OpenTelemetry Collector's test shape)\n"
+            "  --collector PATH collector binary (default: next to this binary)\n"
+            "  --json           print one JSON object\n"
+            "  --help           this text\n");
+}
+
+typedef struct sender {
+    const gen_frame *frames;
+    size_t nframes;
+    atomic_size_t next;
+    atomic_ulong items;
+    atomic_ulong retries;
+    atomic_int failed;
+    const char *url;
+    int logs;
+} sender;
+
+static void *send_thread(void *arg)
+{
+    sender *s = arg;
+    nng_socket sock;
+    if (nng_req0_open(&sock) != 0) {
+        atomic_store(&s->failed, 1);
+        return NULL;
+    }
+    nng_setopt_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    nng_setopt_ms(sock, NNG_OPT_RECVTIMEO, 30000);
+    if (nng_dial(sock, s->url, NULL, 0) != 0) {
+        atomic_store(&s->failed, 1);
+        nng_close(sock);
+        return NULL;
+    }
+    for (;;) {
+        size_t i = atomic_fetch_add(&s->next, 1);
+        if (i >= s->nframes || atomic_load(&s->failed))
+            break;
+        const gen_frame *f = &s->frames[i];
+        for (int attempt = 0;; attempt++) {
+            void *reply = NULL;
+            size_t rlen = 0;
+            slc_ack ack;
+            if (nng_send(sock, f->bytes, f->len, 0) != 0 ||
+                nng_recv(sock, &reply, &rlen, NNG_FLAG_ALLOC) != 0) {
+                atomic_store(&s->failed, 1);
+                break;
+            }
+            int rc = slc_ack_decode(reply, rlen, &ack);
+            nng_free(reply, rlen);
+            if (rc == 0 && (ack.status == SLC_ACK_STORED || ack.status == SLC_ACK_DUPLICATE)) {
+                atomic_fetch_add(&s->items, s->logs ? f->logs : f->spans);
+                break;
+            }
+            if (rc == 0 && ack.status == SLC_ACK_RETRY && attempt < 1000) {
+                atomic_fetch_add(&s->retries, 1);
+                usleep(2000);
+                continue;
+            }
+            fprintf(stderr, "bench-ingest: frame %zu refused: %s\n", i,
+                    rc ? "bad ack" : ack.reason);
+            atomic_store(&s->failed, 1);
+            break;
+        }
+    }
+    nng_close(sock);
+    return NULL;
+}
+
+/* Sends all frames with n client threads; returns items/s or -1. */
+static double send_all(const char *url, const gen_frame *f, size_t n, int clients, int logs,
+                       uint64_t *items, uint64_t *retries)
+{
+    sender s = {.frames = f, .nframes = n, .url = url, .logs = logs};
+    pthread_t th[64];
+    if (clients > 64)
+        clients = 64;
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++)
+        pthread_create(&th[i], NULL, send_thread, &s);
+    for (int i = 0; i < clients; i++)
+        pthread_join(th[i], NULL);
+    double dt = now_s() - t0;
+    *items = atomic_load(&s.items);
+    *retries = atomic_load(&s.retries);
+    if (atomic_load(&s.failed))
+        return -1;
+    return (double)*items / dt;
+}
+
+static uint64_t dir_bytes(const char *path)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode))
+                total += dir_bytes(p);
+            else
+                total += (uint64_t)st.st_blocks * 512;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+static uint64_t sst_bytes(const char *path)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    char p[4096];
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && !strcmp(e->d_name + l - 4, ".sst")) {
+            struct stat st;
+            snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+            if (stat(p, &st) == 0)
+                total += (uint64_t)st.st_size;
+        }
+    }
+    closedir(d);
+    return total;
+}
+
+static long peak_rss_kb(pid_t pid)
+{
+    char p[64], line[256];
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "r");
+    long kb = -1;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6))
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    return kb;
+}
+
+static int wait_listening(const char *url)
+{
+    for (int i = 0; i < 300; i++) {
+        nng_socket s;
+        if (nng_req0_open(&s) == 0) {
+            int rc = nng_dial(s, url, NULL, 0);
+            nng_close(s);
+            if (rc == 0)
+                return 0;
+        }
+        usleep(20000);
+    }
+    return -1;
+}
+
+static pid_t start_collector(const opts *o, const char *dir, const char *url, int http_port)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char http[64], workers[16];
+        snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+        snprintf(workers, sizeof workers, "%d", o->workers);
+        int fd = open("/dev/null", 1);
+        if (fd >= 0) {
+            dup2(fd, 2);
+        }
+        if (o->workers > 0)
+            execl(o->collector, o->collector, "--data", dir, "--listen", url, "--http", http,
+                  "--workers", workers, (char *)NULL);
+        else
+            execl(o->collector, o->collector, "--data", dir, "--listen", url, "--http", http,
+                  (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int stop_collector(pid_t pid)
+{
+    int st;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Baseline: decode every frame once on one core, as the collector must. */
+static double decode_rate(const gen_frame *f, size_t n)
+{
+    double t0 = now_s();
+    uint64_t spans = 0;
+    for (size_t i = 0; i < n; i++) {
+        slc_batch *b;
+        if (slc_wire_decode(f[i].bytes, f[i].len, NULL, &b, NULL, 0) == 0) {
+            spans += b->nspans;
+            slc_batch_free(b);
+        }
+    }
+    return (double)spans / (now_s() - t0);
+}
+
+int main(int argc, char **argv)
+{
+    opts o = {.spans = 1000000, .logs = 500000, .clients = 4, .runs = 3};
+    static char self[4096];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            o.json = 1;
+        } else if (!strcmp(a, "--attrs20")) {
+            o.extra_attrs = 10;
+        } else if (v && !strcmp(a, "--spans")) {
+            o.spans = strtoull(v, NULL, 10), i++;
+        } else if (v && !strcmp(a, "--logs")) {
+            o.logs = strtoull(v, NULL, 10), i++;
+        } else if (v && !strcmp(a, "--clients")) {
+            o.clients = (int)strtol(v, NULL, 10), i++;
+        } else if (v && !strcmp(a, "--workers")) {
+            o.workers = (int)strtol(v, NULL, 10), i++;
+        } else if (v && !strcmp(a, "--runs")) {
+            o.runs = (int)strtol(v, NULL, 10), i++;
+        } else if (v && !strcmp(a, "--collector")) {
+            o.collector = v, i++;
+        } else {
+            fprintf(stderr, "bench-ingest: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.runs < 1 || o.runs > 20 || o.clients < 1 || o.spans < 1) {
+        fprintf(stderr, "bench-ingest: --runs 1..20, --clients >= 1, --spans >= 1\n");
+        return 2;
+    }
+    if (!o.collector) {
+        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 32);
+        if (l <= 0)
+            return 2;
+        self[l] = '\0';
+        char *slash = strrchr(self, '/');
+        snprintf(slash + 1, sizeof self - (size_t)(slash + 1 - self), "sightline-collector");
+        o.collector = self;
+    }
+    if (access(o.collector, X_OK) != 0) {
+        fprintf(stderr, "bench-ingest: cannot run %s: build it with `make`\n", o.collector);
+        return 2;
+    }
+
+    fprintf(stderr, "bench-ingest: generating %llu spans and %llu logs...\n",
+            (unsigned long long)o.spans, (unsigned long long)o.logs);
+    gen_frame *sf = NULL, *lf = NULL;
+    size_t nsf = 0, nlf = 0;
+    gen_opts g = {.seed = 42, .extra_attrs = (uint32_t)o.extra_attrs};
+    if (gen_frames(&g, o.spans, &sf, &nsf))
+        return 1;
+    gen_opts gl = {.seed = 43, .logs_only = 1};
+    if (o.logs && gen_frames(&gl, o.logs, &lf, &nlf))
+        return 1;
+    uint64_t nspans = 0, wire_bytes = 0;
+    for (size_t i = 0; i < nsf; i++)
+        nspans += sf[i].spans, wire_bytes += sf[i].len;
+
+    double span_rates[20], log_rates[20], bps[20], rss[20], base[20];
+    uint64_t stored = 0, retries_total = 0;
+    char tmpl[] = "/tmp/sl-bench-ingest.XXXXXX";
+    char *root = mkdtemp(tmpl);
+    if (!root)
+        return 1;
+    for (int r = 0; r < o.runs; r++) {
+        char dir[256], url[300];
+        snprintf(dir, sizeof dir, "%s/run%d", root, r);
+        snprintf(url, sizeof url, "ipc://%s/ingest.ipc", root);
+        int http_port = 20000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13) % 30000;
+        base[r] = decode_rate(sf, nsf);
+        pid_t pid = start_collector(&o, dir, url, http_port);
+        if (pid < 0 || wait_listening(url)) {
+            fprintf(stderr, "bench-ingest: collector did not start\n");
+            return 1;
+        }
+        uint64_t items, retries;
+        span_rates[r] = send_all(url, sf, nsf, o.clients, 0, &items, &retries);
+        stored = items;
+        retries_total += retries;
+        log_rates[r] = 0;
+        if (nlf) {
+            uint64_t litems, lret;
+            log_rates[r] = send_all(url, lf, nlf, o.clients, 1, &litems, &lret);
+        }
+        rss[r] = (double)peak_rss_kb(pid) / 1024.0;
+        int st = stop_collector(pid);
+        if (span_rates[r] < 0 || log_rates[r] < 0 || st != 0) {
+            fprintf(stderr, "bench-ingest: run %d failed (collector exit %d)\n", r, st);
+            return 1;
+        }
+        /* bytes per span: the span column family's files after the
+         * collector flushed and closed (logs were stored too, so count
+         * all SST bytes against spans+logs-weighted share conservatively:
+         * everything on disk divided by spans). */
+        uint64_t disk = sst_bytes(dir);
+        if (!disk)
+            disk = dir_bytes(dir);
+        bps[r] = (double)disk / (double)nspans;
+        fprintf(stderr,
+                "run %d: %.0f spans/s, %.0f logs/s, %.1f bytes/span on disk (spans+logs), "
+                "peak RSS %.0f MiB, decode-only baseline %.0f spans/s\n",
+                r + 1, span_rates[r], log_rates[r], bps[r], rss[r], base[r]);
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench-ingest: could not remove %s\n", dir);
+    }
+    rmdir(root);
+    double ms = median(span_rates, o.runs), ml = median(log_rates, o.runs);
+    double mb = median(bps, o.runs), mr = median(rss, o.runs), mbase = median(base, o.runs);
+    if (o.json) {
+        printf("{\"spans_per_s\":%.0f,\"logs_per_s\":%.0f,\"bytes_per_span\":%.1f,"
+               "\"peak_rss_mb\":%.0f,\"spans_sent\":%llu,\"spans_stored\":%llu,"
+               "\"runs\":%d,\"clients\":%d,\"attrs_per_span\":%d,"
+               "\"wire_bytes_per_span\":%.1f,\"baseline_decode_spans_per_s\":%.0f,"
+               "\"ratio_to_decode_baseline\":%.3f,\"retries\":%llu}\n",
+               ms, ml, mb, mr, (unsigned long long)nspans, (unsigned long long)stored, o.runs,
+               o.clients, 10 + o.extra_attrs, (double)wire_bytes / (double)nspans, mbase,
+               ms / mbase, (unsigned long long)retries_total);
+    } else {
+        printf("ingest, median of %d runs, %d clients, %d attributes/span:\n", o.runs, o.clients,
+               10 + o.extra_attrs);
+        printf("  spans/s            %12.0f  (%.2fx the single-core decode-only baseline of %.0f)\n",
+               ms, ms / mbase, mbase);
+        printf("  logs/s             %12.0f\n", ml);
+        printf("  bytes/span on disk %12.1f  (wire: %.1f)\n", mb,
+               (double)wire_bytes / (double)nspans);
+        printf("  peak collector RSS %12.0f MiB\n", mr);
+        printf("  spans sent/stored  %llu / %llu\n", (unsigned long long)nspans,
+               (unsigned long long)stored);
+    }
+    gen_free(sf, nsf);
+    gen_free(lf, nlf);
+    return 0;
+}
