@@ -1,0 +1,327 @@
+/*
+ * api.c - routes and handlers of the JSON API (see api.h and docs/api.md).
+ */
+#include "api.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sightline.h"
+#include "slc_util.h"
+#include "slq_trace.h"
+
+#define COL_LIST_DEFAULT 20
+#define COL_LIST_MAX 1000
+#define COL_DEFAULT_SINCE "1h"
+
+typedef void (*col_handler_fn)(const col_api *api, const col_api_req *req, col_api_resp *resp);
+
+struct col_route {
+    const char *path;
+    int prefix; /* 1: path is a prefix, the rest goes to req->rest */
+    col_handler_fn fn;
+};
+
+void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    json_decref(resp->body);
+    resp->status = status;
+    resp->body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code,
+                           "message", msg);
+}
+
+static void col_ok(col_api_resp *resp, json_t *body)
+{
+    if (body == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory building the response");
+        return;
+    }
+    resp->status = 200;
+    resp->body = body;
+}
+
+/* Decimal string for *_ns fields: exact, unlike a JSON number in JavaScript. */
+static json_t *col_ns_str(uint64_t ns)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
+    return json_string(buf);
+}
+
+/* ---- GET /api/v1/traces/{id} -------------------------------------------- */
+
+static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    uint8_t tid[16];
+    char hex[33];
+    slc_batch *b = NULL;
+    slq_trace *t = NULL;
+    slq_trace_opts opts = {0};
+    json_t *j = NULL;
+    int rv;
+
+    if (strlen(req->rest) != 32 || slc_hex_decode(req->rest, 32, tid, 16) != 0 ||
+        slc_is_zero(tid, 16)) {
+        col_api_error(resp, 400, "bad_trace_id",
+                      "trace id '%.64s' is not 32 hex digits (and not all zero)", req->rest);
+        return;
+    }
+    slc_hex_encode(tid, 16, hex);
+    rv = col_store_read_trace(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL);
+    if (rv == SL_ENOTFOUND) {
+        col_api_error(resp, 404, "not_found",
+                      "trace %s not found; check the id or the time range", hex);
+        return;
+    }
+    if (rv != 0) {
+        col_api_error(resp, 500, "store", "reading trace %s failed: %s", hex, sl_strerror(rv));
+        return;
+    }
+    opts.max_spans = (uint32_t)api->trace_max_spans;
+    rv = slq_trace_build(b, &opts, &t);
+    if (rv == 0)
+        rv = slq_trace_to_json(t, &j);
+    if (rv == SL_ENOTFOUND)
+        col_api_error(resp, 404, "not_found", "trace %s has no spans or logs", hex);
+    else if (rv != 0)
+        col_api_error(resp, 500, "internal", "assembling trace %s failed: %s", hex,
+                      sl_strerror(rv));
+    else
+        col_ok(resp, j);
+    slq_trace_free(t);
+    slc_batch_free(b);
+}
+
+/* ---- GET /api/v1/traces?service=&limit=&since=&until= ------------------- */
+
+static int col_arg_time(const col_api_req *req, const char *name, const char *dflt,
+                        uint64_t *out, col_api_resp *resp)
+{
+    const char *v = req->arg(req->cx, name);
+
+    if (v == NULL || *v == '\0')
+        v = dflt;
+    if (v == NULL) {
+        *out = req->now_ns;
+        return 0;
+    }
+    if (slc_time_parse(v, req->now_ns, out) != 0) {
+        col_api_error(resp, 400, "bad_time",
+                      "'%s' value '%.64s' is not a time: use RFC 3339 "
+                      "(2026-01-02T15:04:05Z), Unix nanoseconds, or an age like 15m, 2h, 7d",
+                      name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static void col_h_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    const char *service = req->arg(req->cx, "service");
+    const char *lim = req->arg(req->cx, "limit");
+    uint64_t since, until;
+    long limit = COL_LIST_DEFAULT;
+    col_root *roots = NULL;
+    size_t n = 0;
+    json_t *arr, *body;
+    int rv;
+
+    if (lim != NULL && *lim != '\0') {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (*end != '\0' || limit < 1 || limit > COL_LIST_MAX) {
+            col_api_error(resp, 400, "bad_limit", "'limit' must be an integer in 1..%d, got '%.32s'",
+                          COL_LIST_MAX, lim);
+            return;
+        }
+    }
+    if (service != NULL && (*service == '\0' || strlen(service) >= COL_ROOT_SERVICE_MAX)) {
+        if (*service == '\0')
+            service = NULL;
+        else {
+            col_api_error(resp, 400, "bad_service", "'service' is longer than %d bytes",
+                          COL_ROOT_SERVICE_MAX - 1);
+            return;
+        }
+    }
+    if (col_arg_time(req, "since", COL_DEFAULT_SINCE, &since, resp) != 0 ||
+        col_arg_time(req, "until", NULL, &until, resp) != 0)
+        return;
+    if (since > until) {
+        col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
+        return;
+    }
+    roots = calloc((size_t)limit, sizeof *roots);
+    if (roots == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    rv = col_store_list_roots(api->store, service, since, until, roots, (size_t)limit,
+                              (size_t)api->list_max_scan, &n);
+    if (rv != 0) {
+        free(roots);
+        col_api_error(resp, 500, "store", "listing traces failed: %s", sl_strerror(rv));
+        return;
+    }
+    arr = json_array();
+    for (size_t i = 0; i < n && arr != NULL; i++) {
+        char hex[33];
+        slc_hex_encode(roots[i].trace_id, 16, hex);
+        json_array_append_new(
+            arr, json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:b}", "trace_id", hex, "service",
+                           roots[i].service, "name", roots[i].name, "start_ns",
+                           col_ns_str(roots[i].start_ns), "start_us",
+                           (json_int_t)(roots[i].start_ns / 1000), "duration_ns",
+                           (json_int_t)roots[i].duration_ns, "error", roots[i].error));
+    }
+    free(roots);
+    body = arr != NULL ? json_pack("{s:o,s:I}", "traces", arr, "count", (json_int_t)n) : NULL;
+    col_ok(resp, body);
+}
+
+/* ---- GET /api/v1/services ----------------------------------------------- */
+
+static int col_add_service(const char *name, size_t len, void *arg)
+{
+    json_t *o = json_object();
+
+    if (o == NULL || json_object_set_new(o, "name", json_stringn(name, len)) != 0 ||
+        json_array_append_new(arg, o) != 0)
+        return -1;
+    return 0;
+}
+
+static void col_h_services(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    json_t *arr = json_array();
+    int rv;
+
+    (void)req;
+    if (arr == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    rv = col_store_services(api->store, col_add_service, arr);
+    if (rv != 0) {
+        json_decref(arr);
+        col_api_error(resp, 500, "store", "listing services failed: %s", sl_strerror(rv));
+        return;
+    }
+    col_ok(resp, json_pack("{s:o}", "services", arr));
+}
+
+/* ---- GET /api/v1/stats ---------------------------------------------------- */
+
+#define U(x) ((json_int_t)atomic_load_explicit(&(x), memory_order_relaxed))
+
+static json_t *col_stats_ingest(const col_stats *st)
+{
+    json_t *by = json_object(), *lat = json_array();
+    uint64_t cnt = U(st->write_count), tot = U(st->write_ns_total);
+
+    for (int i = 0; i < COL_REJ_COUNT; i++)
+        json_object_set_new(by, col_stats_reject_name((enum col_reject_reason)i),
+                            json_integer(U(st->rejected_by[i])));
+    for (unsigned i = 0; i < COL_LAT_BUCKETS; i++) {
+        uint64_t le = col_stats_lat_bound_us(i);
+        json_array_append_new(lat, json_pack("{s:o,s:I}", "lt_us",
+                                             le == UINT64_MAX ? json_string("+Inf")
+                                                              : json_integer((json_int_t)le),
+                                             "count", U(st->write_lat[i])));
+    }
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:o},s:I,s:I,"
+        "s:{s:I,s:I,s:I,s:o}}",
+        "frames_received", U(st->frames_received), "bytes_received", U(st->bytes_received),
+        "frames_stored", U(st->frames_stored), "bytes_stored", U(st->bytes_stored),
+        "spans_stored", U(st->spans_stored), "logs_stored", U(st->logs_stored), "duplicates",
+        U(st->duplicates), "retries", "total", U(st->retries), "busy", U(st->retry_busy),
+        "store_error", U(st->retry_store), "in_flight_duplicate", U(st->retry_inflight),
+        "rejected", "total", U(st->rejected), "by_reason", by, "in_flight",
+        (json_int_t)atomic_load(&st->in_flight), "ack_send_errors", U(st->ack_send_errors),
+        "write_latency", "count", (json_int_t)cnt, "mean_us",
+        (json_int_t)(cnt ? tot / cnt / 1000 : 0), "max_us", U(st->write_ns_max) / 1000,
+        "buckets", lat);
+}
+
+static json_t *col_stats_store(col_store *s)
+{
+    col_store_stats ss;
+    json_t *cfs = json_object();
+
+    col_store_get_stats(s, &ss);
+    for (int i = 0; i < COL_STORE_NCF; i++)
+        json_object_set_new(cfs, ss.cf_name[i],
+                            json_pack("{s:I,s:I,s:I}", "keys_estimate", (json_int_t)ss.cf_keys[i],
+                                      "sst_bytes", (json_int_t)ss.cf_sst_bytes[i],
+                                      "memtable_bytes", (json_int_t)ss.cf_mem_bytes[i]));
+    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I}", "column_families", cfs, "live_data_bytes",
+                     (json_int_t)ss.live_data_bytes, "pending_compaction_bytes",
+                     (json_int_t)ss.pending_compaction_bytes, "write_stopped",
+                     (int)ss.write_stopped, "delayed_write_rate",
+                     (json_int_t)ss.delayed_write_rate, "block_cache_bytes",
+                     (json_int_t)ss.block_cache_bytes);
+}
+
+static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    const col_stats *st = api->stats;
+    uint64_t up = req->now_ns > st->started_ns ? req->now_ns - st->started_ns : 0;
+
+    col_ok(resp, json_pack("{s:I,s:o,s:o,s:{s:I,s:I}}", "uptime_s",
+                           (json_int_t)(up / 1000000000ULL), "ingest", col_stats_ingest(st),
+                           "store", col_stats_store(api->store), "http", "requests",
+                           U(st->http_requests), "errors", U(st->http_errors)));
+}
+
+static void col_h_health(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    (void)api;
+    (void)req;
+    col_ok(resp, json_pack("{s:s}", "status", "ok"));
+}
+
+/* The one routing table.  Exact routes and prefix routes; first match wins,
+ * so list a prefix after any exact route it would shadow. */
+static const struct col_route col_routes[] = {
+    {"/healthz", 0, col_h_health},
+    {"/api/v1/traces", 0, col_h_traces},
+    {"/api/v1/traces/", 1, col_h_trace},
+    {"/api/v1/services", 0, col_h_services},
+    {"/api/v1/stats", 0, col_h_stats},
+};
+
+int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp)
+{
+    const char *p = req->path;
+
+    resp->status = 0;
+    resp->body = NULL;
+    if (strncmp(p, "/api/", 5) != 0 && strcmp(p, "/api") != 0 && strcmp(p, "/healthz") != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof col_routes / sizeof col_routes[0]; i++) {
+        const struct col_route *r = &col_routes[i];
+        size_t n = strlen(r->path);
+        int hit = r->prefix ? strncmp(p, r->path, n) == 0 : strcmp(p, r->path) == 0;
+        if (!hit)
+            continue;
+        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+            col_api_error(resp, 405, "method_not_allowed", "%.16s %.200s: only GET is supported",
+                          req->method, p);
+            return 1;
+        }
+        req->rest = r->prefix ? p + n : "";
+        r->fn(api, req, resp);
+        return 1;
+    }
+    col_api_error(resp, 404, "not_found", "no API endpoint %.200s; see docs/api.md", p);
+    return 1;
+}

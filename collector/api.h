@@ -1,0 +1,53 @@
+/*
+ * api.h - the JSON HTTP API: one routing table and its handlers.
+ *
+ * Kept free of the HTTP server library: a handler sees a col_api_req (path,
+ * the part after its route prefix, a query-argument lookup) and fills a
+ * col_api_resp (status + JSON body).  http.c adapts these to libmicrohttpd;
+ * tests may call col_api_dispatch() directly.  To add an endpoint, add a
+ * handler and one row to the table in api.c.
+ */
+#ifndef COL_API_H
+#define COL_API_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "stats.h"
+#include "store.h"
+
+typedef struct col_api {
+    col_store *store;  /* borrowed */
+    col_stats *stats;  /* borrowed */
+    int trace_max_spans;
+    int trace_max_blocks;
+    int list_max_scan;
+} col_api;
+
+typedef struct col_api_req {
+    const char *method;
+    const char *path; /* decoded, without the query string */
+    const char *rest; /* set by the dispatcher: path after a prefix route */
+    /* Returns the decoded value of query argument name, or NULL. */
+    const char *(*arg)(void *cx, const char *name);
+    void *cx;
+    uint64_t now_ns;
+} col_api_req;
+
+typedef struct col_api_resp {
+    int status;
+    json_t *body; /* owned by the response; NULL = no body */
+} col_api_resp;
+
+/* Routes an API request (path under /api/ or /healthz).  Returns 1 and
+ * fills *resp when the path belongs to the API (including 404/405 errors for
+ * unknown API paths), 0 when it does not (the caller serves static files).
+ * The caller owns resp->body. */
+int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp);
+
+/* Fills *resp with the one error shape:
+ * {"error":{"status":S,"code":"...","message":"..."}}. */
+void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* COL_API_H */

@@ -1,0 +1,299 @@
+/*
+ * config.c - the table of settings (see config.h).
+ *
+ * One row per setting: its name (the flag without "--" and the future config
+ * file key), its kind, where it lives in col_config, its range and help.
+ * Flags, the config file and --help are all driven by this table, so adding
+ * a setting is one line here and one field in the struct.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sightline.h"
+
+#define COL_DEFAULT_LISTEN "tcp://127.0.0.1:4318"
+
+enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL };
+
+struct col_setting {
+    const char *name;
+    enum col_kind kind;
+    size_t off;  /* offset in col_config */
+    size_t size; /* K_STR: buffer size */
+    long long min, max;
+    const char *arg; /* metavariable for --help */
+    const char *help;
+};
+
+#define OFF(f) offsetof(col_config, f)
+#define LIM(f) (offsetof(col_config, limits) + offsetof(slc_wire_limits, f))
+
+static const struct col_setting col_settings[] = {
+    {"data", K_STR, OFF(data_dir), COL_PATH_MAX, 0, 0, "DIR",
+     "data directory (RocksDB); created if missing"},
+    {"listen", K_LIST, OFF(listen), COL_URL_MAX, 0, 0, "URL",
+     "nng URL to receive batches on (tcp://HOST:PORT, ipc:///path); repeatable"},
+    {"http", K_STR, OFF(http_addr), 256, 0, 0, "HOST:PORT",
+     "address of the HTTP API and dashboard (port 0 = any free port)"},
+    {"ui", K_STR, OFF(ui_dir), COL_PATH_MAX, 0, 0, "DIR",
+     "dashboard files served at / (default: ../../ui-static from the binary, else ./ui-static)"},
+    {"workers", K_INT, OFF(workers), 0, 1, 64, "N", "ingest worker threads (nng contexts)"},
+    {"fsync", K_BOOL, OFF(fsync), 0, 0, 1, NULL,
+     "fsync the WAL before acknowledging (survives power loss, not just a crash)"},
+    {"http-threads", K_INT, OFF(http_threads), 0, 1, 64, "N", "HTTP server threads"},
+    {"http-max-conns", K_INT, OFF(http_max_conns), 0, 1, 100000, "N",
+     "concurrent HTTP connections"},
+    {"http-timeout", K_INT, OFF(http_timeout_s), 0, 1, 3600, "SECONDS",
+     "idle HTTP connections are closed after this"},
+    {"block-cache-mb", K_INT, OFF(block_cache_mb), 0, 1, 65536, "MB", "RocksDB block cache"},
+    {"write-buffer-mb", K_INT, OFF(write_buffer_mb), 0, 1, 4096, "MB",
+     "RocksDB memtable size of the blocks column family"},
+    {"trace-max-spans", K_INT, OFF(trace_max_spans), 0, 1, 1000000, "N",
+     "spans returned for one trace (the rest are counted as dropped)"},
+    {"trace-max-blocks", K_INT, OFF(trace_max_blocks), 0, 1, 1000000, "N",
+     "stored blocks read to assemble one trace"},
+    {"list-max-scan", K_INT, OFF(list_max_scan), 0, 1, 100000000, "N",
+     "index rows a trace list may scan before it stops"},
+    {"max-frame-bytes", K_U32, LIM(frame_bytes), 0, 64, 1LL << 30, "BYTES",
+     "largest frame accepted (larger frames are refused by the transport)"},
+    {"max-payload-bytes", K_U32, LIM(payload_bytes), 0, 64, 1LL << 30, "BYTES",
+     "largest inflated payload"},
+    {"max-strings", K_U32, LIM(strings), 0, 1, UINT32_MAX, "N", "string-table entries per frame"},
+    {"max-string-bytes", K_U32, LIM(string_bytes), 0, 1, UINT32_MAX, "BYTES",
+     "length of one string (names, attribute values, log bodies)"},
+    {"max-spans", K_U32, LIM(spans), 0, 0, UINT32_MAX, "N", "spans per frame"},
+    {"max-logs", K_U32, LIM(logs), 0, 0, UINT32_MAX, "N", "log records per frame"},
+    {"max-attrs", K_U32, LIM(attrs_per_item), 0, 0, UINT32_MAX, "N",
+     "attributes of one span, event, link or log record"},
+    {"max-events", K_U32, LIM(events_per_span), 0, 0, UINT32_MAX, "N", "events per span"},
+    {"max-links", K_U32, LIM(links_per_span), 0, 0, UINT32_MAX, "N", "links per span"},
+    {"log-level", K_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "debug, info, warn or error"},
+};
+
+#define NSETTINGS (sizeof col_settings / sizeof col_settings[0])
+
+void col_config_defaults(col_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", "sightline-data");
+    snprintf(c->http_addr, sizeof c->http_addr, "%s", "127.0.0.1:4380");
+    c->workers = 4;
+    c->fsync = 0;
+    c->http_threads = 2;
+    c->http_max_conns = 256;
+    c->http_timeout_s = 30;
+    c->block_cache_mb = 64;
+    c->write_buffer_mb = 64;
+    c->trace_max_spans = 10000;
+    c->trace_max_blocks = 4096;
+    c->list_max_scan = 1000000;
+    slc_wire_limits_default(&c->limits);
+    c->log_level = COL_LOG_INFO;
+}
+
+static const struct col_setting *col_find(const char *name)
+{
+    for (size_t i = 0; i < NSETTINGS; i++)
+        if (strcmp(col_settings[i].name, name) == 0)
+            return &col_settings[i];
+    return NULL;
+}
+
+int col_config_is_flag(const char *name)
+{
+    const struct col_setting *s = col_find(name);
+    if (s == NULL)
+        return -1;
+    return s->kind == K_BOOL;
+}
+
+static int col_parse_ll(const char *v, long long *out)
+{
+    char *end;
+    long long x;
+
+    if (v == NULL || *v == '\0')
+        return -1;
+    errno = 0;
+    x = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = x;
+    return 0;
+}
+
+int col_config_set(col_config *c, const char *name, const char *value, char *err, size_t errlen)
+{
+    const struct col_setting *s = col_find(name);
+    char *base = (char *)c;
+    long long x;
+
+    if (s == NULL) {
+        snprintf(err, errlen, "unknown setting '%s'; see --help for the list", name);
+        return SL_ECONFIG;
+    }
+    if (s->kind != K_BOOL && value == NULL) {
+        snprintf(err, errlen, "'%s' needs a value (%s)", name, s->arg);
+        return SL_ECONFIG;
+    }
+    switch (s->kind) {
+    case K_STR:
+        if (value[0] == '\0' || strlen(value) >= s->size) {
+            snprintf(err, errlen, "'%s' must be a non-empty value shorter than %zu bytes",
+                     name, s->size);
+            return SL_ECONFIG;
+        }
+        snprintf(base + s->off, s->size, "%s", value);
+        return 0;
+    case K_LIST:
+        if (c->nlisten >= COL_MAX_LISTEN) {
+            snprintf(err, errlen, "'%s' given more than %d times", name, COL_MAX_LISTEN);
+            return SL_ECONFIG;
+        }
+        if (strlen(value) >= COL_URL_MAX || strstr(value, "://") == NULL) {
+            snprintf(err, errlen,
+                     "'%s' value '%.80s' is not an nng URL (tcp://HOST:PORT or ipc:///path)",
+                     name, value);
+            return SL_ECONFIG;
+        }
+        snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", value);
+        return 0;
+    case K_INT:
+    case K_U32:
+        if (col_parse_ll(value, &x) != 0 || x < s->min || x > s->max) {
+            snprintf(err, errlen, "'%s' value '%.40s' is not an integer in %lld..%lld", name,
+                     value, s->min, s->max);
+            return SL_ECONFIG;
+        }
+        if (s->kind == K_INT)
+            *(int *)(void *)(base + s->off) = (int)x;
+        else
+            *(uint32_t *)(void *)(base + s->off) = (uint32_t)x;
+        return 0;
+    case K_BOOL:
+        if (value == NULL || strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+            strcmp(value, "yes") == 0)
+            *(int *)(void *)(base + s->off) = 1;
+        else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+                 strcmp(value, "no") == 0)
+            *(int *)(void *)(base + s->off) = 0;
+        else {
+            snprintf(err, errlen, "'%s' value '%.40s' is not true or false", name, value);
+            return SL_ECONFIG;
+        }
+        return 0;
+    case K_LEVEL: {
+        static const char *const lv[] = {"debug", "info", "warn", "error"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(value, lv[i]) == 0) {
+                c->log_level = i;
+                return 0;
+            }
+        snprintf(err, errlen, "'%s' value '%.40s' is not debug, info, warn or error", name,
+                 value);
+        return SL_ECONFIG;
+    }
+    }
+    snprintf(err, errlen, "setting '%s' has no parser", name);
+    return SL_ECONFIG;
+}
+
+static int col_is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The dashboard lives in the source tree at ui-static/, two levels above
+ * build/bin/; look there first so `build/bin/sightline-collector` works from
+ * any working directory, then fall back to ./ui-static. */
+static void col_find_ui(col_config *c, const char *argv0)
+{
+    char exe[COL_PATH_MAX], cand[COL_PATH_MAX + 32];
+    ssize_t n;
+    char *slash;
+
+    (void)argv0;
+    n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        slash = strrchr(exe, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            snprintf(cand, sizeof cand, "%s/../../ui-static", exe);
+            if (col_is_dir(cand) && strlen(cand) < sizeof c->ui_dir) {
+                memcpy(c->ui_dir, cand, strlen(cand) + 1);
+                return;
+            }
+        }
+    }
+    snprintf(c->ui_dir, sizeof c->ui_dir, "%s", "ui-static");
+}
+
+int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen)
+{
+    if (c->nlisten == 0)
+        snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", COL_DEFAULT_LISTEN);
+    if (c->ui_dir[0] == '\0')
+        col_find_ui(c, argv0);
+    if (strchr(c->http_addr, ':') == NULL) {
+        snprintf(err, errlen, "'http' value '%.80s' must be HOST:PORT, e.g. 127.0.0.1:4380",
+                 c->http_addr);
+        return SL_ECONFIG;
+    }
+    return 0;
+}
+
+static void col_print_value(FILE *f, const col_config *c, const struct col_setting *s)
+{
+    const char *base = (const char *)c;
+
+    switch (s->kind) {
+    case K_STR:
+        if (strcmp(s->name, "ui") == 0)
+            fprintf(f, "auto");
+        else
+            fprintf(f, "%s", base + s->off);
+        break;
+    case K_LIST: fprintf(f, "%s", COL_DEFAULT_LISTEN); break;
+    case K_INT: fprintf(f, "%d", *(const int *)(const void *)(base + s->off)); break;
+    case K_U32: fprintf(f, "%u", *(const uint32_t *)(const void *)(base + s->off)); break;
+    case K_BOOL: fprintf(f, "%s", *(const int *)(const void *)(base + s->off) ? "on" : "off"); break;
+    case K_LEVEL: fprintf(f, "info"); break;
+    }
+}
+
+void col_config_print_help(FILE *f, const char *prog)
+{
+    col_config d;
+    char left[64];
+
+    col_config_defaults(&d);
+    fprintf(f,
+            "usage: %s --data DIR --listen URL [--listen URL ...] --http HOST:PORT [options]\n"
+            "\n"
+            "Receives Sightline batches over nng, stores them in RocksDB (acknowledging a\n"
+            "batch only after its write reached the WAL) and serves the HTTP API and the\n"
+            "dashboard.  SIGTERM or SIGINT: stop receiving, finish in-flight batches, close\n"
+            "the store, exit 0.\n\noptions (default in brackets):\n",
+            prog);
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct col_setting *s = &col_settings[i];
+        if (s->arg != NULL)
+            snprintf(left, sizeof left, "--%s %s", s->name, s->arg);
+        else
+            snprintf(left, sizeof left, "--%s", s->name);
+        fprintf(f, "  %-28s %s [", left, s->help);
+        col_print_value(f, &d, s);
+        fprintf(f, "]\n");
+    }
+    fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");
+    fprintf(f, "\nExit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad flags.\n");
+}

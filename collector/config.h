@@ -1,0 +1,62 @@
+/*
+ * config.h - every setting of sightline-collector in one struct, with its
+ * default, its range and its help text in one table (config.c).  Command-line
+ * flags and (later) a config file both go through col_config_set(), so a
+ * setting is parsed and range-checked in exactly one place.
+ */
+#ifndef COL_CONFIG_H
+#define COL_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "slc_wire.h"
+
+#define COL_MAX_LISTEN 16
+#define COL_URL_MAX 512
+#define COL_PATH_MAX 1024
+
+typedef struct col_config {
+    char data_dir[COL_PATH_MAX];          /* "data" */
+    char listen[COL_MAX_LISTEN][COL_URL_MAX]; /* "listen", repeatable */
+    int nlisten;
+    char http_addr[256];                  /* "http": HOST:PORT */
+    char ui_dir[COL_PATH_MAX];            /* "ui": "" = find it next to the binary */
+    int workers;                          /* "workers" */
+    int fsync;                            /* "fsync" */
+    int http_threads;                     /* "http-threads" */
+    int http_max_conns;                   /* "http-max-conns" */
+    int http_timeout_s;                   /* "http-timeout" */
+    int block_cache_mb;                   /* "block-cache-mb" */
+    int write_buffer_mb;                  /* "write-buffer-mb" */
+    int trace_max_spans;                  /* "trace-max-spans" */
+    int trace_max_blocks;                 /* "trace-max-blocks" */
+    int list_max_scan;                    /* "list-max-scan" */
+    slc_wire_limits limits;               /* "max-frame-bytes", "max-spans", ... */
+    int log_level;                        /* "log-level": debug|info|warn|error */
+} col_config;
+
+/* Fills *c with every default.  "listen" starts empty; col_config_finish()
+ * adds the default URL when none was given. */
+void col_config_defaults(col_config *c);
+
+/* Sets one setting by name (as in the flag without "--", or a config-file
+ * key) from its text value.  For booleans, value may be NULL (= true), or
+ * "true/false/1/0/yes/no".  On failure returns SL_ECONFIG and writes a
+ * message naming the setting and the accepted values into err. */
+int col_config_set(col_config *c, const char *name, const char *value, char *err, size_t errlen);
+
+/* 1 if the setting takes no value on the command line (a boolean flag),
+ * 0 if it takes one, -1 if no such setting exists. */
+int col_config_is_flag(const char *name);
+
+/* Applies the defaults that depend on other settings (listen URL, ui dir
+ * next to argv0).  argv0 may be NULL.  Returns 0 or SL_ECONFIG with err. */
+int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen);
+
+/* Prints every setting with its default and help text (for --help). */
+void col_config_print_help(FILE *f, const char *prog);
+
+#endif /* COL_CONFIG_H */

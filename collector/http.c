@@ -1,0 +1,303 @@
+/*
+ * http.c - libmicrohttpd glue, static files (see http.h).
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "sightline.h"
+#include "slc_util.h"
+
+struct col_http {
+    struct MHD_Daemon *d;
+    col_api api;
+    char ui_real[PATH_MAX]; /* resolved ui dir, "" if missing */
+    uint16_t port;
+};
+
+static const char *col_arg(void *cx, const char *name)
+{
+    return MHD_lookup_connection_value(cx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result col_queue(struct MHD_Connection *c, col_stats *st, int status,
+                                 struct MHD_Response *r, const char *ctype)
+{
+    enum MHD_Result ret;
+
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status >= 400)
+        atomic_fetch_add_explicit(&st->http_errors, 1, memory_order_relaxed);
+    ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result col_send_json(struct MHD_Connection *c, col_stats *st,
+                                     col_api_resp *resp)
+{
+    char *text = resp->body != NULL ? json_dumps(resp->body, JSON_COMPACT) : NULL;
+    struct MHD_Response *r;
+    size_t n;
+
+    if (text == NULL) {
+        static const char oom[] =
+            "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+        return col_queue(c, st, 500, r, "application/json; charset=utf-8");
+    }
+    n = strlen(text);
+    r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    return col_queue(c, st, resp->status, r, "application/json; charset=utf-8");
+}
+
+static enum MHD_Result col_static_error(struct MHD_Connection *c, col_stats *st, int status,
+                                        const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result col_static_error(struct MHD_Connection *c, col_stats *st, int status,
+                                        const char *code, const char *fmt, ...)
+{
+    col_api_resp resp = {0};
+    char msg[512];
+    enum MHD_Result ret;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    col_api_error(&resp, status, code, "%s", msg);
+    ret = col_send_json(c, st, &resp);
+    json_decref(resp.body);
+    return ret;
+}
+
+static const char *col_ctype(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".htm", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json; charset=utf-8"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".map", "application/json; charset=utf-8"},
+        {".woff2", "font/woff2"},
+    };
+    const char *dot = strrchr(path, '.');
+
+    if (dot != NULL && strchr(dot, '/') == NULL)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcasecmp(dot, types[i].ext) == 0)
+                return types[i].type;
+    return "application/octet-stream";
+}
+
+/* Serves a file from the ui dir.  The decoded path may not contain a ".."
+ * segment, a backslash or control bytes, and the resolved file (symlinks
+ * followed) must still lie inside the ui dir. */
+static enum MHD_Result col_static(struct col_http *h, struct MHD_Connection *c, const char *method,
+                                  const char *url)
+{
+    col_stats *st = h->api.stats;
+    char full[PATH_MAX * 2], real[PATH_MAX];
+    const char *rel = strcmp(url, "/") == 0 ? "/index.html" : url;
+    struct stat sb;
+    size_t ulen = strlen(h->ui_real);
+    int fd;
+
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return col_static_error(c, st, 405, "method_not_allowed",
+                                "%.16s is not allowed on static files", method);
+    if (rel[0] != '/' || strstr(rel, "/../") != NULL || strstr(rel, "\\") != NULL ||
+        (strlen(rel) >= 3 && strcmp(rel + strlen(rel) - 3, "/..") == 0))
+        return col_static_error(c, st, 400, "bad_path", "path '%.200s' is not allowed", url);
+    for (const char *p = rel; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return col_static_error(c, st, 400, "bad_path", "path has control characters");
+    if (h->ui_real[0] == '\0')
+        return col_static_error(c, st, 404, "not_found",
+                                "no dashboard directory; start the collector with --ui DIR");
+    if ((size_t)snprintf(full, sizeof full, "%s%s", h->ui_real, rel) >= sizeof full ||
+        realpath(full, real) == NULL)
+        return col_static_error(c, st, 404, "not_found", "no file %.200s", url);
+    if (strncmp(real, h->ui_real, ulen) != 0 || real[ulen] != '/')
+        return col_static_error(c, st, 403, "forbidden", "path '%.200s' leaves the ui directory",
+                                url);
+    fd = open(real, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return col_static_error(c, st, 404, "not_found", "no file %.200s", url);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return col_static_error(c, st, 404, "not_found", "no file %.200s", url);
+    }
+    /* The response owns fd from here, and closes it also on failure. */
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+    if (r == NULL) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    return col_queue(c, st, 200, r, col_ctype(real));
+}
+
+static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
+{
+    struct col_http *h = cls;
+    col_api_req req = {0};
+    col_api_resp resp = {0};
+    enum MHD_Result ret;
+
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
+    atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+    req.method = method;
+    req.path = url;
+    req.arg = col_arg;
+    req.cx = c;
+    req.now_ns = slc_now_ns();
+    if (!col_api_dispatch(&h->api, &req, &resp))
+        return col_static(h, c, method, url);
+    ret = col_send_json(c, h->api.stats, &resp);
+    json_decref(resp.body);
+    return ret;
+}
+
+static void col_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    col_log(COL_LOG_WARN, "http: %s", msg);
+}
+
+/* Splits HOST:PORT (or [V6]:PORT) and resolves it to one socket address. */
+static int col_resolve(const char *addr, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':'), *port;
+    const char *hs = addr;
+    size_t hl;
+    struct addrinfo hints = {0}, *res = NULL;
+    int rv;
+
+    if (colon == NULL || colon[1] == '\0') {
+        snprintf(err, errlen, "HTTP address '%.100s' must be HOST:PORT", addr);
+        return SL_EINVAL;
+    }
+    port = colon + 1;
+    hl = (size_t)(colon - addr);
+    if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+        hs = addr + 1;
+        hl -= 2;
+    }
+    if (hl >= sizeof host) {
+        snprintf(err, errlen, "HTTP host in '%.100s' is too long", addr);
+        return SL_EINVAL;
+    }
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rv = getaddrinfo(hl > 0 && strcmp(host, "*") != 0 ? host : NULL, port, &hints, &res);
+    if (rv != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve HTTP address '%.100s': %s", addr,
+                 rv != 0 ? gai_strerror(rv) : "no address");
+        return SL_EINVAL;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int col_http_start(const col_http_opts *o, const col_api *api, col_http **out, char *err,
+                   size_t errlen)
+{
+    struct col_http *h;
+    struct sockaddr_storage ss = {0};
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    int rv;
+
+    rv = col_resolve(o->addr, &ss, err, errlen);
+    if (rv != 0)
+        return rv;
+    h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return SL_ENOMEM;
+    h->api = *api;
+    if (o->ui_dir == NULL || realpath(o->ui_dir, h->ui_real) == NULL)
+        h->ui_real[0] = '\0';
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, col_handler, h, MHD_OPTION_EXTERNAL_LOGGER, col_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns > 0 ? o->max_conns : 256),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+    if (h->d == NULL) {
+        snprintf(err, errlen,
+                 "cannot serve HTTP on %s (address in use or not local?); pick another --http",
+                 o->addr);
+        free(h);
+        return SL_EIO;
+    }
+    info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info != NULL ? info->port : 0;
+    *out = h;
+    return 0;
+}
+
+uint16_t col_http_port(const col_http *h)
+{
+    return h->port;
+}
+
+void col_http_stop(col_http *h)
+{
+    if (h == NULL)
+        return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}
