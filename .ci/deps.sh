@@ -36,8 +36,14 @@ for entry in "${need[@]}"; do
   fi
 done
 
+# The browser tests' own needs (Debian chromium, playwright-core from the lockfile).
+browser() {
+  bash "$(dirname "$0")/../tests/browser/deps.sh"
+}
+
 if ((${#missing[@]} == 0)); then
-  exit 0
+  browser
+  exit $?
 fi
 
 echo "deps: missing packages: ${missing[*]}"
@@ -50,3 +56,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${missing[*]}"
+browser

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tests/browser/test_dashboard.sh - the dashboard in headless Chromium against
+# a real collector fed by the three demo services (frontend -> checkout ->
+# payment).  Installs what it needs (tests/browser/deps.sh), runs a short
+# burst of demo traffic, then dashboard.test.mjs drives the pages and checks
+# them against the JSON API.  Screenshots land in $O/screenshots/.
+# TAP output; run alone with: bash tests/browser/test_dashboard.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
+HERE=$SL_ROOT/tests/browser
+REQUESTS=${DEMO_REQUESTS:-30}
+
+bash "$HERE/deps.sh" || bail "browser test dependencies are missing (see deps.sh's message above)"
+ok "chromium and playwright-core are installed"
+
+for b in sightline-collector demo-frontend demo-checkout demo-payment; do
+  [[ -x $BIN/$b ]] || bail "$BIN/$b is not built; run: make $O/bin/$b"
+done
+
+start_collector --ui "$SL_ROOT/ui-static"
+ok "collector started at $COL_HTTP"
+
+export SIGHTLINE_ENDPOINT=$COL_NNG
+spawn payment "$BIN/demo-payment" --listen 127.0.0.1:0 --port-file "$TMP/payment.port"
+wait_file "$TMP/payment.port" 10 || { cat "$TMP/payment.log"; bail "demo-payment did not start"; }
+spawn checkout "$BIN/demo-checkout" --listen 127.0.0.1:0 --payment "127.0.0.1:$(cat "$TMP/payment.port")" \
+  --port-file "$TMP/checkout.port"
+wait_file "$TMP/checkout.port" 10 || { cat "$TMP/checkout.log"; bail "demo-checkout did not start"; }
+spawn frontend "$BIN/demo-frontend" --checkout "127.0.0.1:$(cat "$TMP/checkout.port")" \
+  --requests "$REQUESTS" --rate 20
+
+# The frontend stops after its requests; then stop the other two so their
+# exporters flush everything (the SDK flushes on shutdown).
+for _ in $(seq 300); do kill -0 "$PID_frontend" 2>/dev/null || break; sleep 0.1; done
+stop_pid "$PID_frontend" || bail "demo-frontend did not finish its $REQUESTS requests"
+stop_pid "$PID_checkout"
+stop_pid "$PID_payment"
+
+# Wait until the store answers with the traffic (ingest is asynchronous).
+n=0
+for _ in $(seq 100); do
+  n=$(curl -fsS "$COL_HTTP/api/v1/traces?service=frontend&limit=1000&since=1h" 2>/dev/null |
+    node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).traces.length)}catch{console.log(0)}})')
+  ((n >= REQUESTS)) && break
+  sleep 0.1
+done
+if ((n >= REQUESTS)); then ok "the API lists the $REQUESTS demo traces"; else not_ok "the API lists $n of $REQUESTS demo traces"; fi
+
+SHOTS=$SL_ROOT/$O/screenshots
+mkdir -p "$SHOTS"
+start=$SECONDS
+(cd "$HERE" && BASE=$COL_HTTP SHOTS=$SHOTS timeout 90 node dashboard.test.mjs) >"$TMP/browser.out" 2>&1
+rc=$?
+while IFS= read -r line; do
+  case $line in
+    "RESULT ok "*) ok "${line#RESULT ok }" ;;
+    "RESULT not_ok "*) not_ok "${line#RESULT not_ok }" ;;
+    *) echo "# $line" ;;
+  esac
+done <"$TMP/browser.out"
+((rc == 0)) || grep -q '^RESULT not_ok' "$TMP/browser.out" || not_ok "dashboard.test.mjs exited with status $rc"
+echo "# browser session took $((SECONDS - start)) s; screenshots in $SHOTS"
+finish

@@ -1,0 +1,166 @@
+// util.js - formatting, escaping, colours and small DOM helpers shared by
+// every page.  No dependencies; everything here is pure or touches only the
+// element it is given.
+
+const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+// Escapes text for use inside HTML built as strings (row templates are
+// strings because building thousands of rows with createElement is slower).
+export function esc(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+}
+
+// el('div.cls', {attrs}, ...children): a tiny createElement helper for the
+// parts of a page that are built once.
+export function el(spec, attrs, ...kids) {
+  const m = /^([a-z0-9]+)?((?:\.[\w-]+)*)$/i.exec(spec);
+  const node = document.createElement((m && m[1]) || 'div');
+  if (m && m[2]) node.className = m[2].slice(1).replace(/\./g, ' ');
+  if (attrs) {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+      else if (k === 'text') node.textContent = v;
+      else if (k === 'html') node.innerHTML = v;
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    node.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return node;
+}
+
+// Durations arrive as integer nanoseconds; show three significant digits in
+// the largest unit that keeps the number >= 1.
+export function fmtDur(ns) {
+  ns = Number(ns) || 0;
+  const a = Math.abs(ns);
+  const f = (v, u) => {
+    const d = Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2;
+    let s = v.toFixed(d);
+    if (d) s = s.replace(/0+$/, '').replace(/\.$/, '');
+    return s + ' ' + u;
+  };
+  if (a < 1e3) return ns + ' ns';
+  if (a < 1e6) return f(ns / 1e3, 'µs');
+  if (a < 1e9) return f(ns / 1e6, 'ms');
+  if (a < 60e9) return f(ns / 1e9, 's');
+  if (a < 3600e9) return f(ns / 60e9, 'min');
+  return f(ns / 3600e9, 'h');
+}
+
+const pad = (n, w = 2) => String(n).padStart(w, '0');
+
+// Local wall-clock time of a microsecond timestamp: "14:03:22.481", with the
+// date in front when it is not today.
+export function fmtTime(us, withDate) {
+  const d = new Date(Number(us) / 1000);
+  const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const now = new Date();
+  if (withDate || d.toDateString() !== now.toDateString())
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${t}`;
+  return t;
+}
+
+// "12s ago", "3 min ago", "2 h ago", "4 d ago".
+export function fmtAgo(us, nowMs = Date.now()) {
+  const s = Math.max(0, (nowMs - Number(us) / 1000) / 1000);
+  if (s < 1) return 'just now';
+  if (s < 60) return `${Math.floor(s)}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+// Value of a <input type="datetime-local"> for a Date, in local time.
+export function toLocalInput(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+// FNV-1a over the UTF-16 code units, with a final mix: cheap and stable
+// across sessions, so a service keeps its colour everywhere and on reload.
+function hash(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}
+
+// Twelve hues that read well on the dark background, none of them the red
+// used for errors.  Neighbouring slots are far apart in hue.
+const PALETTE = ['#6aa8ff', '#f2a65a', '#4fd1c5', '#c792ea', '#e5c76b', '#f78fb3',
+  '#ff9e7a', '#7cc7ff', '#f5b041', '#a18cff', '#b5e06a', '#5fd39a'];
+const colourCache = new Map();
+
+// A stable colour per service name (the same name gets the same colour on
+// every page and every machine; different names may share one).
+export function serviceColour(name) {
+  let c = colourCache.get(name);
+  if (!c) {
+    c = PALETTE[hash(name || '?') % PALETTE.length];
+    colourCache.set(name, c);
+  }
+  return c;
+}
+
+// Attribute values are typed JSON (string, number, bool, array); show them
+// without quotes for strings, JSON for everything else.
+export function fmtValue(v) {
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+// Nice tick values covering [lo, hi] with about `n` steps (1-2-5 series);
+// the last tick is >= hi.
+export function niceTicks(lo, hi, n) {
+  if (!(hi > lo)) hi = lo + 1;
+  const raw = (hi - lo) / Math.max(1, n);
+  const p = Math.pow(10, Math.floor(Math.log10(raw)));
+  const m = raw / p;
+  const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  const out = [];
+  // The last tick is the first at or above hi, so the axis covers the data.
+  const top = Math.ceil(hi / step - 1e-9) * step;
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= top + step * 1e-9; k++) out.push(k * step);
+  return { ticks: out, step };
+}
+
+// Time ticks (ms since epoch) at human steps: 100 ms ... 2 d.
+const TIME_STEPS = [100, 200, 500, 1e3, 2e3, 5e3, 10e3, 15e3, 30e3, 60e3, 120e3, 300e3, 600e3, 900e3, 1800e3,
+  3600e3, 7200e3, 10800e3, 21600e3, 43200e3, 86400e3, 172800e3];
+export function timeTicks(loMs, hiMs, n) {
+  const want = (hiMs - loMs) / Math.max(1, n);
+  const step = TIME_STEPS.find((s) => s >= want) || TIME_STEPS[TIME_STEPS.length - 1];
+  const tz = new Date(loMs).getTimezoneOffset() * 60e3;
+  const out = [];
+  // Align to the local clock (a tick at 14:00, not 13:59:47).
+  for (let v = Math.ceil((loMs - tz) / step) * step + tz; v <= hiMs; v += step) out.push(v);
+  return { ticks: out, step };
+}
+
+export function fmtTick(ms, step) {
+  const d = new Date(ms);
+  if (step >= 86400e3) return `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (step >= 3600e3 && d.getHours() === 0 && d.getMinutes() === 0)
+    return `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (step >= 60e3) return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (step >= 1e3) return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+// Copies text to the clipboard when the page may, silently otherwise.
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
