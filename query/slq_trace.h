@@ -37,7 +37,29 @@ typedef struct slq_trace slq_trace;
 typedef struct slq_trace_opts {
     uint32_t max_spans; /* keep at most this many spans (0 = 10000); the
                            rest are counted and the trace marked truncated */
+    uint32_t max_logs;  /* added: keep at most this many log records, the
+                           earliest (0 = 10000); the rest are counted */
 } slq_trace_opts;
+
+/* Notes on the result (added with the implementation):
+ *  - spans kept under max_spans are the first ones in breadth-first order
+ *    from the root(s), siblings by start, so every kept span's parent is
+ *    kept too; the summary (span_count, services, error_count,
+ *    orphan_count, start, duration) describes the whole trace, dropped
+ *    spans included; the JSON "spans" array holds span_count -
+ *    dropped_spans entries.
+ *  - several true roots: the earliest is the root (orphans hang under it),
+ *    the others are further depth-0 trees after it in the pre-order.
+ *  - no true root: the earliest span whose parent is missing is the root
+ *    (marked missing_parent); spans whose parents did arrive stay linked.
+ *  - parent cycles are broken at their earliest span, which is then an
+ *    orphan under the root (missing_parent).
+ *  - skew: a span's display shift includes its parent's (a subtree usually
+ *    shares a host clock); orphans are not shifted.  The JSON adds
+ *    raw_start_ns/raw_start_us to a span only when skew_ns != 0; event
+ *    times are shifted with their span; log times are raw.
+ *  - the summary JSON adds log_count and dropped_logs; truncated is true
+ *    when spans or logs were dropped. */
 
 /* One placed span of an assembled trace, in tree pre-order. */
 typedef struct slq_node {

@@ -3,14 +3,14 @@
 # instrumented services (frontend -> checkout -> payment) sending to it.
 #
 # Settings (environment): SIGHTLINE_DATA (default ./data), SIGHTLINE_HTTP
-# (default 127.0.0.1:8080), SIGHTLINE_LISTEN (default tcp://127.0.0.1:4318),
+# (default 127.0.0.1:4380), SIGHTLINE_LISTEN (default tcp://127.0.0.1:4318),
 # DEMO_RATE requests per second (default 20).  Ctrl-C stops everything.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build}
 BIN=$PWD/$O/bin
 DATA=${SIGHTLINE_DATA:-$PWD/data}
-HTTP=${SIGHTLINE_HTTP:-127.0.0.1:8080}
+HTTP=${SIGHTLINE_HTTP:-127.0.0.1:4380}
 LISTEN=${SIGHTLINE_LISTEN:-tcp://127.0.0.1:4318}
 RATE=${DEMO_RATE:-20}
 LOGS=$DATA/logs
