@@ -17,6 +17,7 @@ O ?= build
 endif
 
 CC ?= cc
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CSTD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 INC := -Isdk/include -Icommon -Iquery -Icollector
@@ -89,6 +90,8 @@ SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -
 CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 
 .PHONY: all libs test unit e2e asan bench run clean deps fmt fuzz
+# Keep object files that pattern rules build on the way (no rebuild next time).
+.SECONDARY:
 all: $(LIB_SDK_A) $(LIB_SDK_SO) $(COLLECTOR_BIN) $(CLI_BIN) $(EXAMPLE_BINS) $(UNIT_BINS)
 
 $(O)/obj/%.o: %.c
@@ -169,19 +172,19 @@ deps:
 	@bash .ci/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@O=$(O) bash tests/run.sh
 
 asan: deps
-	@$(MAKE) --no-print-directory FLAVOR=asan all
+	@$(MAKE) --no-print-directory -j$(JOBS) FLAVOR=asan all
 	@O=build/asan SL_ASAN=1 bash tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(BENCH_BINS)
 	@O=$(O) bash bench/run.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@O=$(O) bash sdk/examples/run-demo.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS; crashes land in build/fuzz/.
