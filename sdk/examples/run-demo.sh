@@ -17,7 +17,9 @@ LOGS=$DATA/logs
 mkdir -p "$DATA" "$LOGS"
 
 pids=()
+stopping=0
 stop() {
+  stopping=1
   trap - INT TERM EXIT
   echo
   echo "stopping demo services and collector..."
@@ -76,4 +78,7 @@ cat <<MSG
   Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}"
-echo "a process exited; see $LOGS/" >&2
+if ((stopping == 0)); then
+  echo "a process exited unexpectedly; see the logs in $LOGS/" >&2
+  exit 1
+fi
