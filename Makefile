@@ -92,7 +92,9 @@ CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 .PHONY: all libs test unit e2e asan bench run clean deps fmt fuzz
 # Keep object files that pattern rules build on the way (no rebuild next time).
 .SECONDARY:
-all: $(LIB_SDK_A) $(LIB_SDK_SO) $(COLLECTOR_BIN) $(CLI_BIN) $(EXAMPLE_BINS) $(UNIT_BINS)
+# Test tools that the end-to-end tests drive (a load client that records acks).
+TEST_TOOLS := $(O)/bin/bench-load
+all: $(LIB_SDK_A) $(LIB_SDK_SO) $(COLLECTOR_BIN) $(CLI_BIN) $(EXAMPLE_BINS) $(UNIT_BINS) $(TEST_TOOLS)
 
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -63,7 +63,7 @@ typedef struct pending {
 typedef struct out {
     gen_frame *f;
     size_t n, cap;
-    uint64_t batch_seq;
+    uint64_t batch_seq, batch_base;
     int zlib_level;
 } out;
 
@@ -86,7 +86,7 @@ static int flush(out *o, slc_batch *b)
         o->f = nf;
         o->cap = nc;
     }
-    b->batch_id = 0x5ee0000000000000ull + ++o->batch_seq;
+    b->batch_id = o->batch_base + ++o->batch_seq;
     gen_frame *f = &o->f[o->n];
     if (slc_wire_encode(b, o->zlib_level, &f->bytes, &f->len) != SL_OK)
         return -1;
@@ -160,7 +160,8 @@ int gen_frames(const gen_opts *go, uint64_t total, gen_frame **res, size_t *nres
     if (!o.start_ns)
         o.start_ns = slc_now_ns() - 3600ull * 1000000000ull;
     rng r = {o.seed ? o.seed : 0x9e3779b97f4a7c15ull};
-    out os = {.zlib_level = o.zlib_level};
+    out os = {.zlib_level = o.zlib_level,
+              .batch_base = o.batch_base ? o.batch_base : 0x5ee0000000000000ull};
     slc_batch *pend[NSVC] = {0};
     int rc = -1;
     for (int i = 0; i < NSVC; i++)

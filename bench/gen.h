@@ -23,6 +23,7 @@ typedef struct gen_opts {
     int logs_only;            /* frames of log records only */
     int zlib_level;           /* default 1 */
     uint64_t start_ns;        /* time of the first trace (default now - 1h) */
+    uint64_t batch_base;      /* batch ids are batch_base + 1, + 2, ... (default 0x5ee0 << 48) */
 } gen_opts;
 
 /* Generates frames until at least total items (spans, or logs when

@@ -187,14 +187,15 @@ static void col_h_traces(const col_api *api, const col_api_req *req, col_api_res
     col_ok(resp, body);
 }
 
-/* ---- GET /api/v1/services ----------------------------------------------- */
+/* ---- GET /api/v1/services?since=&until= ----------------------------------- */
 
-static int col_add_service(const char *name, size_t len, void *arg)
+static int col_add_service(const col_service_row *r, void *arg)
 {
-    json_t *o = json_object();
+    json_t *o = json_pack("{s:s%,s:I,s:I,s:I,s:I}", "name", r->name, r->len, "spans",
+                          (json_int_t)r->spans, "errors", (json_int_t)r->span_errors, "logs",
+                          (json_int_t)r->logs, "log_errors", (json_int_t)r->log_errors);
 
-    if (o == NULL || json_object_set_new(o, "name", json_stringn(name, len)) != 0 ||
-        json_array_append_new(arg, o) != 0)
+    if (o == NULL || json_array_append_new(arg, o) != 0)
         return -1;
     return 0;
 }
@@ -202,20 +203,31 @@ static int col_add_service(const char *name, size_t len, void *arg)
 static void col_h_services(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
     json_t *arr = json_array();
+    uint64_t since, until;
     int rv;
 
-    (void)req;
+    if (col_arg_time(req, "since", COL_DEFAULT_SINCE, &since, resp) != 0 ||
+        col_arg_time(req, "until", NULL, &until, resp) != 0) {
+        json_decref(arr);
+        return;
+    }
+    if (since > until) {
+        json_decref(arr);
+        col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
+        return;
+    }
     if (arr == NULL) {
         col_api_error(resp, 500, "internal", "out of memory");
         return;
     }
-    rv = col_store_services(api->store, col_add_service, arr);
+    rv = col_store_service_counts(api->store, since, until, col_add_service, arr);
     if (rv != 0) {
         json_decref(arr);
         col_api_error(resp, 500, "store", "listing services failed: %s", sl_strerror(rv));
         return;
     }
-    col_ok(resp, json_pack("{s:o}", "services", arr));
+    col_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", col_ns_str(since),
+                           "until_ns", col_ns_str(until)));
 }
 
 /* ---- GET /api/v1/stats ---------------------------------------------------- */
@@ -238,18 +250,25 @@ static json_t *col_stats_ingest(const col_stats *st)
                                              "count", U(st->write_lat[i])));
     }
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I},s:{s:I,s:o},s:I,s:I,"
-        "s:{s:I,s:I,s:I,s:o}}",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:o},s:I,s:I,"
+        "s:{s:I,s:I,s:I,s:o},s:I,s:I}",
         "frames_received", U(st->frames_received), "bytes_received", U(st->bytes_received),
         "frames_stored", U(st->frames_stored), "bytes_stored", U(st->bytes_stored),
         "spans_stored", U(st->spans_stored), "logs_stored", U(st->logs_stored), "duplicates",
         U(st->duplicates), "retries", "total", U(st->retries), "busy", U(st->retry_busy),
         "store_error", U(st->retry_store), "in_flight_duplicate", U(st->retry_inflight),
+        "memory", U(st->retry_memory),
         "rejected", "total", U(st->rejected), "by_reason", by, "in_flight",
         (json_int_t)atomic_load(&st->in_flight), "ack_send_errors", U(st->ack_send_errors),
         "write_latency", "count", (json_int_t)cnt, "mean_us",
         (json_int_t)(cnt ? tot / cnt / 1000 : 0), "max_us", U(st->write_ns_max) / 1000,
-        "buckets", lat);
+        "buckets", lat, "in_flight_bytes", (json_int_t)atomic_load(&st->in_flight_bytes),
+        "in_flight_budget_bytes", (json_int_t)st->in_flight_budget);
+}
+
+static void col_get_stats_safe(col_store *s, col_store_stats *ss)
+{
+    col_store_get_stats(s, ss);
 }
 
 static json_t *col_stats_store(col_store *s)
@@ -257,18 +276,22 @@ static json_t *col_stats_store(col_store *s)
     col_store_stats ss;
     json_t *cfs = json_object();
 
-    col_store_get_stats(s, &ss);
+    col_get_stats_safe(s, &ss);
     for (int i = 0; i < COL_STORE_NCF; i++)
         json_object_set_new(cfs, ss.cf_name[i],
                             json_pack("{s:I,s:I,s:I}", "keys_estimate", (json_int_t)ss.cf_keys[i],
                                       "sst_bytes", (json_int_t)ss.cf_sst_bytes[i],
                                       "memtable_bytes", (json_int_t)ss.cf_mem_bytes[i]));
-    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I}", "column_families", cfs, "live_data_bytes",
-                     (json_int_t)ss.live_data_bytes, "pending_compaction_bytes",
-                     (json_int_t)ss.pending_compaction_bytes, "write_stopped",
-                     (int)ss.write_stopped, "delayed_write_rate",
+    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I}}", "column_families", cfs,
+                     "live_data_bytes", (json_int_t)ss.live_data_bytes,
+                     "pending_compaction_bytes", (json_int_t)ss.pending_compaction_bytes,
+                     "write_stopped", (int)ss.write_stopped, "delayed_write_rate",
                      (json_int_t)ss.delayed_write_rate, "block_cache_bytes",
-                     (json_int_t)ss.block_cache_bytes);
+                     (json_int_t)ss.block_cache_bytes, "edge_tracker_bytes",
+                     (json_int_t)ss.edge_tracker_bytes, "retention", "runs",
+                     (json_int_t)ss.retention_runs, "cutoff_ns",
+                     col_ns_str(ss.retention_cutoff_ns), "last_pass_ms",
+                     (json_int_t)ss.retention_last_ms);
 }
 
 static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -280,6 +303,140 @@ static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp
                            (json_int_t)(up / 1000000000ULL), "ingest", col_stats_ingest(st),
                            "store", col_stats_store(api->store), "http", "requests",
                            U(st->http_requests), "errors", U(st->http_errors)));
+}
+
+/* ---- GET /metrics (Prometheus text format 0.0.4) -------------------------- */
+
+struct col_text {
+    char *p;
+    size_t n, cap;
+};
+
+static void col_tprintf(struct col_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void col_tprintf(struct col_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (t->p == NULL)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        k = vsnprintf(t->p + t->n, t->cap - t->n, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return;
+        if ((size_t)k < t->cap - t->n) {
+            t->n += (size_t)k;
+            return;
+        }
+        {
+            char *np = realloc(t->p, t->cap * 2 + (size_t)k);
+            if (np == NULL) {
+                free(t->p);
+                t->p = NULL;
+                return;
+            }
+            t->p = np;
+            t->cap = t->cap * 2 + (size_t)k;
+        }
+    }
+}
+
+static void col_metric(struct col_text *t, const char *name, const char *type, const char *help,
+                       uint64_t v)
+{
+    col_tprintf(t, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+                (unsigned long long)v);
+}
+
+static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    const col_stats *st = api->stats;
+    struct col_text t = {malloc(8192), 0, 8192};
+    col_store_stats ss;
+    uint64_t cum = 0;
+
+    (void)req;
+    col_metric(&t, "sightline_frames_received_total", "counter", "Frames received.",
+               U(st->frames_received));
+    col_metric(&t, "sightline_bytes_received_total", "counter", "Frame bytes received.",
+               U(st->bytes_received));
+    col_metric(&t, "sightline_frames_stored_total", "counter", "Frames stored (acknowledged).",
+               U(st->frames_stored));
+    col_metric(&t, "sightline_bytes_stored_total", "counter", "Frame bytes stored.",
+               U(st->bytes_stored));
+    col_metric(&t, "sightline_spans_stored_total", "counter", "Spans stored.", U(st->spans_stored));
+    col_metric(&t, "sightline_logs_stored_total", "counter", "Log records stored.",
+               U(st->logs_stored));
+    col_metric(&t, "sightline_duplicates_total", "counter", "Frames answered DUPLICATE.",
+               U(st->duplicates));
+    col_tprintf(&t, "# HELP sightline_retries_total Frames answered RETRY, by reason.\n"
+                    "# TYPE sightline_retries_total counter\n");
+    col_tprintf(&t, "sightline_retries_total{reason=\"busy\"} %llu\n",
+                (unsigned long long)U(st->retry_busy));
+    col_tprintf(&t, "sightline_retries_total{reason=\"store_error\"} %llu\n",
+                (unsigned long long)U(st->retry_store));
+    col_tprintf(&t, "sightline_retries_total{reason=\"in_flight_duplicate\"} %llu\n",
+                (unsigned long long)U(st->retry_inflight));
+    col_tprintf(&t, "sightline_retries_total{reason=\"memory\"} %llu\n",
+                (unsigned long long)U(st->retry_memory));
+    col_tprintf(&t, "# HELP sightline_rejected_total Frames answered REJECTED, by reason.\n"
+                    "# TYPE sightline_rejected_total counter\n");
+    for (int i = 0; i < COL_REJ_COUNT; i++)
+        col_tprintf(&t, "sightline_rejected_total{reason=\"%s\"} %llu\n",
+                    col_stats_reject_name((enum col_reject_reason)i),
+                    (unsigned long long)U(st->rejected_by[i]));
+    col_metric(&t, "sightline_in_flight_frames", "gauge", "Frames being decoded or written now.",
+               (uint64_t)atomic_load(&st->in_flight));
+    col_metric(&t, "sightline_in_flight_bytes", "gauge",
+               "Estimated memory of the frames in flight.",
+               (uint64_t)atomic_load(&st->in_flight_bytes));
+    col_metric(&t, "sightline_ack_send_errors_total", "counter", "Acks that could not be sent.",
+               U(st->ack_send_errors));
+    col_tprintf(&t, "# HELP sightline_write_seconds RocksDB write latency per frame.\n"
+                    "# TYPE sightline_write_seconds histogram\n");
+    for (unsigned i = 0; i < COL_LAT_BUCKETS; i++) {
+        uint64_t le = col_stats_lat_bound_us(i);
+        cum += U(st->write_lat[i]);
+        if (le == UINT64_MAX)
+            col_tprintf(&t, "sightline_write_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        (unsigned long long)cum);
+        else
+            col_tprintf(&t, "sightline_write_seconds_bucket{le=\"%g\"} %llu\n", (double)le / 1e6,
+                        (unsigned long long)cum);
+    }
+    col_tprintf(&t, "sightline_write_seconds_sum %.6f\nsightline_write_seconds_count %llu\n",
+                (double)U(st->write_ns_total) / 1e9, (unsigned long long)U(st->write_count));
+    col_get_stats_safe(api->store, &ss);
+    col_tprintf(&t, "# HELP sightline_store_sst_bytes Table bytes on disk, by column family.\n"
+                    "# TYPE sightline_store_sst_bytes gauge\n");
+    for (int i = 0; i < COL_STORE_NCF; i++)
+        col_tprintf(&t, "sightline_store_sst_bytes{cf=\"%s\"} %llu\n", ss.cf_name[i],
+                    (unsigned long long)ss.cf_sst_bytes[i]);
+    col_tprintf(&t, "# HELP sightline_store_memtable_bytes Memtable bytes, by column family.\n"
+                    "# TYPE sightline_store_memtable_bytes gauge\n");
+    for (int i = 0; i < COL_STORE_NCF; i++)
+        col_tprintf(&t, "sightline_store_memtable_bytes{cf=\"%s\"} %llu\n", ss.cf_name[i],
+                    (unsigned long long)ss.cf_mem_bytes[i]);
+    col_metric(&t, "sightline_store_pending_compaction_bytes", "gauge",
+               "RocksDB estimate of bytes compaction has to rewrite.", ss.pending_compaction_bytes);
+    col_metric(&t, "sightline_store_write_stopped", "gauge", "1 while RocksDB stops writes.",
+               ss.write_stopped);
+    col_metric(&t, "sightline_store_block_cache_bytes", "gauge", "Block cache usage.",
+               ss.block_cache_bytes);
+    col_metric(&t, "sightline_retention_runs_total", "counter", "Retention passes.",
+               ss.retention_runs);
+    col_metric(&t, "sightline_retention_cutoff_seconds", "gauge",
+               "Data received before this Unix time was dropped.",
+               ss.retention_cutoff_ns / 1000000000ULL);
+    if (t.p == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory");
+        return;
+    }
+    resp->status = 200;
+    resp->text = t.p;
 }
 
 static void col_h_health(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -297,6 +454,7 @@ static const struct col_route col_routes[] = {
     {"/api/v1/traces/", 1, col_h_trace},
     {"/api/v1/services", 0, col_h_services},
     {"/api/v1/stats", 0, col_h_stats},
+    {"/metrics", 0, col_h_metrics},
 };
 
 int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp)
@@ -305,7 +463,9 @@ int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp)
 
     resp->status = 0;
     resp->body = NULL;
-    if (strncmp(p, "/api/", 5) != 0 && strcmp(p, "/api") != 0 && strcmp(p, "/healthz") != 0)
+    resp->text = NULL;
+    if (strncmp(p, "/api/", 5) != 0 && strcmp(p, "/api") != 0 && strcmp(p, "/healthz") != 0 &&
+        strcmp(p, "/metrics") != 0)
         return 0;
     for (size_t i = 0; i < sizeof col_routes / sizeof col_routes[0]; i++) {
         const struct col_route *r = &col_routes[i];

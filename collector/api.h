@@ -37,9 +37,10 @@ typedef struct col_api_req {
 typedef struct col_api_resp {
     int status;
     json_t *body; /* owned by the response; NULL = no body */
+    char *text;   /* malloc'd text/plain body instead of JSON (/metrics); owned */
 } col_api_resp;
 
-/* Routes an API request (path under /api/ or /healthz).  Returns 1 and
+/* Routes an API request (path under /api/, /healthz or /metrics).  Returns 1 and
  * fills *resp when the path belongs to the API (including 404/405 errors for
  * unknown API paths), 0 when it does not (the caller serves static files).
  * The caller owns resp->body. */

@@ -17,10 +17,11 @@
 
 #include "log.h"
 #include "sightline.h"
+#include "slc_util.h"
 
 #define COL_DEFAULT_LISTEN "tcp://127.0.0.1:4318"
 
-enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL };
+enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL, K_DUR };
 
 struct col_setting {
     const char *name;
@@ -30,12 +31,15 @@ struct col_setting {
     long long min, max;
     const char *arg; /* metavariable for --help */
     const char *help;
+    int reload; /* 1 = applied on SIGHUP */
 };
 
 #define OFF(f) offsetof(col_config, f)
 #define LIM(f) (offsetof(col_config, limits) + offsetof(slc_wire_limits, f))
 
 static const struct col_setting col_settings[] = {
+    {"config", K_STR, OFF(config_file), COL_PATH_MAX, 0, 0, "FILE",
+     "read settings from FILE (key = value lines, keys as these flags); flags override it"},
     {"data", K_STR, OFF(data_dir), COL_PATH_MAX, 0, 0, "DIR",
      "data directory (RocksDB); created if missing"},
     {"listen", K_LIST, OFF(listen), COL_URL_MAX, 0, 0, "URL",
@@ -64,17 +68,26 @@ static const struct col_setting col_settings[] = {
     {"max-frame-bytes", K_U32, LIM(frame_bytes), 0, 64, 1LL << 30, "BYTES",
      "largest frame accepted (larger frames are refused by the transport)"},
     {"max-payload-bytes", K_U32, LIM(payload_bytes), 0, 64, 1LL << 30, "BYTES",
-     "largest inflated payload"},
-    {"max-strings", K_U32, LIM(strings), 0, 1, UINT32_MAX, "N", "string-table entries per frame"},
+     "largest inflated payload", 1},
+    {"max-strings", K_U32, LIM(strings), 0, 1, UINT32_MAX, "N", "string-table entries per frame",
+     1},
     {"max-string-bytes", K_U32, LIM(string_bytes), 0, 1, UINT32_MAX, "BYTES",
-     "length of one string (names, attribute values, log bodies)"},
-    {"max-spans", K_U32, LIM(spans), 0, 0, UINT32_MAX, "N", "spans per frame"},
-    {"max-logs", K_U32, LIM(logs), 0, 0, UINT32_MAX, "N", "log records per frame"},
+     "length of one string (names, attribute values, log bodies)", 1},
+    {"max-spans", K_U32, LIM(spans), 0, 0, UINT32_MAX, "N", "spans per frame", 1},
+    {"max-logs", K_U32, LIM(logs), 0, 0, UINT32_MAX, "N", "log records per frame", 1},
     {"max-attrs", K_U32, LIM(attrs_per_item), 0, 0, UINT32_MAX, "N",
-     "attributes of one span, event, link or log record"},
-    {"max-events", K_U32, LIM(events_per_span), 0, 0, UINT32_MAX, "N", "events per span"},
-    {"max-links", K_U32, LIM(links_per_span), 0, 0, UINT32_MAX, "N", "links per span"},
-    {"log-level", K_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "debug, info, warn or error"},
+     "attributes of one span, event, link or log record", 1},
+    {"max-events", K_U32, LIM(events_per_span), 0, 0, UINT32_MAX, "N", "events per span", 1},
+    {"max-links", K_U32, LIM(links_per_span), 0, 0, UINT32_MAX, "N", "links per span", 1},
+    {"log-level", K_LEVEL, OFF(log_level), 0, 0, 0, "LEVEL", "debug, info, warn or error", 1},
+    {"retention-age", K_DUR, OFF(retention_age_ns), 0, 0, 0, "DURATION",
+     "drop data received longer ago than this (30s, 12h, 7d; 0 = keep forever)", 1},
+    {"retention-size-mb", K_INT, OFF(retention_size_mb), 0, 0, 100000000, "MB",
+     "drop the oldest data while the tables on disk exceed this (0 = no size bound)", 1},
+    {"retention-interval", K_DUR, OFF(retention_interval_ns), 0, 0, 0, "DURATION",
+     "how often the background retention pass runs", 1},
+    {"memory-budget-mb", K_INT, OFF(memory_budget_mb), 0, 64, 1048576, "MB",
+     "memory for memtables (1/2) and frames in flight (1/4); over it, senders get RETRY"},
 };
 
 #define NSETTINGS (sizeof col_settings / sizeof col_settings[0])
@@ -84,7 +97,7 @@ void col_config_defaults(col_config *c)
     memset(c, 0, sizeof *c);
     snprintf(c->data_dir, sizeof c->data_dir, "%s", "sightline-data");
     snprintf(c->http_addr, sizeof c->http_addr, "%s", "127.0.0.1:4380");
-    c->workers = 4;
+    c->workers = 2; /* measured best on 2 cores (bench-ingest: 4 workers contend) */
     c->fsync = 0;
     c->http_threads = 2;
     c->http_max_conns = 256;
@@ -96,6 +109,10 @@ void col_config_defaults(col_config *c)
     c->list_max_scan = 1000000;
     slc_wire_limits_default(&c->limits);
     c->log_level = COL_LOG_INFO;
+    c->retention_age_ns = 7ULL * 24 * 3600 * 1000000000ULL;
+    c->retention_size_mb = 0;
+    c->retention_interval_ns = 60ULL * 1000000000ULL;
+    c->memory_budget_mb = 512;
 }
 
 static const struct col_setting *col_find(const char *name)
@@ -189,6 +206,17 @@ int col_config_set(col_config *c, const char *name, const char *value, char *err
             return SL_ECONFIG;
         }
         return 0;
+    case K_DUR: {
+        uint64_t ns = 0;
+        if (strcmp(value, "0") != 0 && slc_duration_parse(value, &ns) != 0) {
+            snprintf(err, errlen,
+                     "'%s' value '%.40s' is not a duration (e.g. 30s, 15m, 12h, 7d, or 0)", name,
+                     value);
+            return SL_ECONFIG;
+        }
+        *(uint64_t *)(void *)(base + s->off) = ns;
+        return 0;
+    }
     case K_LEVEL: {
         static const char *const lv[] = {"debug", "info", "warn", "error"};
         for (int i = 0; i < 4; i++)
@@ -251,6 +279,23 @@ int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen
     return 0;
 }
 
+static void col_fmt_dur(FILE *f, uint64_t ns)
+{
+    static const struct { uint64_t ns; const char *u; } units[] = {
+        {86400000000000ULL, "d"}, {3600000000000ULL, "h"}, {60000000000ULL, "m"},
+        {1000000000ULL, "s"}, {1000000ULL, "ms"}};
+    if (ns == 0) {
+        fprintf(f, "0");
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ns % units[i].ns == 0) {
+            fprintf(f, "%llu%s", (unsigned long long)(ns / units[i].ns), units[i].u);
+            return;
+        }
+    fprintf(f, "%lluns", (unsigned long long)ns);
+}
+
 static void col_print_value(FILE *f, const col_config *c, const struct col_setting *s)
 {
     const char *base = (const char *)c;
@@ -267,6 +312,7 @@ static void col_print_value(FILE *f, const col_config *c, const struct col_setti
     case K_U32: fprintf(f, "%u", *(const uint32_t *)(const void *)(base + s->off)); break;
     case K_BOOL: fprintf(f, "%s", *(const int *)(const void *)(base + s->off) ? "on" : "off"); break;
     case K_LEVEL: fprintf(f, "info"); break;
+    case K_DUR: col_fmt_dur(f, *(const uint64_t *)(const void *)(base + s->off)); break;
     }
 }
 
@@ -296,4 +342,117 @@ void col_config_print_help(FILE *f, const char *prog)
     }
     fprintf(f, "  %-28s %s\n", "--help", "print this help and exit");
     fprintf(f, "\nExit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad flags.\n");
+}
+
+/* Trims spaces at both ends in place; returns the start. */
+static char *col_trim(char *p)
+{
+    char *e;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    e = p + strlen(p);
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return p;
+}
+
+int col_config_load_file(col_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], msg[512];
+    int lineno = 0, rv = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read config file %s: %s", path, strerror(errno));
+        return SL_EIO;
+    }
+    while (rv == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p, *eq, *key, *val;
+
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
+                     sizeof line - 2);
+            rv = SL_ECONFIG;
+            break;
+        }
+        p = col_trim(line);
+        if (*p == '\0' || *p == '#')
+            continue;
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", path, lineno, p);
+            rv = SL_ECONFIG;
+            break;
+        }
+        *eq = '\0';
+        key = col_trim(p);
+        val = col_trim(eq + 1);
+        if (strcmp(key, "config") == 0) {
+            snprintf(err, errlen, "%s:%d: 'config' cannot be set inside a config file", path,
+                     lineno);
+            rv = SL_ECONFIG;
+            break;
+        }
+        if (col_config_set(c, key, val, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            rv = SL_ECONFIG;
+        }
+    }
+    fclose(f);
+    return rv;
+}
+
+int col_config_reloadable(const char *name)
+{
+    const struct col_setting *s = col_find(name);
+    return s != NULL && s->reload;
+}
+
+int col_config_diff(const col_config *a, const col_config *b, char *out, size_t outlen)
+{
+    int n = 0;
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < NSETTINGS; i++) {
+        const struct col_setting *s = &col_settings[i];
+        char va[128], vb[128];
+        FILE *fa, *fb;
+
+        if (s->kind == K_LIST) {
+            if (a->nlisten != b->nlisten ||
+                memcmp(a->listen, b->listen, sizeof a->listen) != 0) {
+                used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0,
+                                         "%slisten changed (needs a restart)", n ? "; " : "");
+                n++;
+            }
+            continue;
+        }
+        fa = fmemopen(va, sizeof va, "w");
+        fb = fmemopen(vb, sizeof vb, "w");
+        if (fa == NULL || fb == NULL) {
+            if (fa)
+                fclose(fa);
+            if (fb)
+                fclose(fb);
+            continue;
+        }
+        if (s->kind == K_LEVEL) {
+            static const char *const lv[] = {"debug", "info", "warn", "error"};
+            fprintf(fa, "%s", lv[a->log_level & 3]);
+            fprintf(fb, "%s", lv[b->log_level & 3]);
+        } else {
+            col_print_value(fa, a, s);
+            col_print_value(fb, b, s);
+        }
+        fclose(fa);
+        fclose(fb);
+        if (strcmp(va, vb) != 0 && used < outlen) {
+            used += (size_t)snprintf(out + used, outlen - used, "%s%s: %s -> %s%s", n ? "; " : "",
+                                     s->name, va, vb, s->reload ? "" : " (needs a restart)");
+            n++;
+        }
+    }
+    return n;
 }

@@ -36,6 +36,11 @@ typedef struct col_config {
     int list_max_scan;                    /* "list-max-scan" */
     slc_wire_limits limits;               /* "max-frame-bytes", "max-spans", ... */
     int log_level;                        /* "log-level": debug|info|warn|error */
+    uint64_t retention_age_ns;            /* "retention-age": 0 = keep forever */
+    int retention_size_mb;                /* "retention-size-mb": 0 = no size bound */
+    uint64_t retention_interval_ns;       /* "retention-interval" */
+    int memory_budget_mb;                 /* "memory-budget-mb" */
+    char config_file[COL_PATH_MAX];       /* "config": the file read, "" = none */
 } col_config;
 
 /* Fills *c with every default.  "listen" starts empty; col_config_finish()
@@ -55,6 +60,20 @@ int col_config_is_flag(const char *name);
 /* Applies the defaults that depend on other settings (listen URL, ui dir
  * next to argv0).  argv0 may be NULL.  Returns 0 or SL_ECONFIG with err. */
 int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen);
+
+/* Reads a config file: one "key = value" per line (keys are the flag
+ * names without "--"), '#' starts a comment, blank lines are skipped;
+ * "listen" may repeat.  Returns 0, or SL_ECONFIG / SL_EIO with err naming
+ * the file, the line and the key. */
+int col_config_load_file(col_config *c, const char *path, char *err, size_t errlen);
+
+/* 1 if the setting can change on SIGHUP without a restart. */
+int col_config_reloadable(const char *name);
+
+/* Describes every setting whose value differs between a and b into out
+ * ("retention-age: 7d -> 1d; ..."), marking those that need a restart.
+ * Returns the number of differences. */
+int col_config_diff(const col_config *a, const col_config *b, char *out, size_t outlen);
 
 /* Prints every setting with its default and help text (for --help). */
 void col_config_print_help(FILE *f, const char *prog);

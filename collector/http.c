@@ -191,6 +191,16 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     req.now_ns = slc_now_ns();
     if (!col_api_dispatch(&h->api, &req, &resp))
         return col_static(h, c, method, url);
+    if (resp.text != NULL) {
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(resp.text), resp.text, MHD_RESPMEM_MUST_FREE);
+        if (r == NULL) {
+            free(resp.text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        return col_queue(c, h->api.stats, resp.status, r, "text/plain; version=0.0.4");
+    }
     ret = col_send_json(c, h->api.stats, &resp);
     json_decref(resp.body);
     return ret;

@@ -20,6 +20,7 @@
 
 #define COL_RECV_POLL_MS 200 /* how often an idle worker checks for stop */
 #define COL_SEND_TIMEOUT_MS 5000
+#define COL_DECODE_FACTOR 6 /* decoded batch + index rows per wire byte, measured ~4-5 */
 
 struct col_worker {
     struct col_ingest *in;
@@ -36,7 +37,9 @@ struct col_ingest {
     atomic_int stop;
     col_store *store;
     col_stats *stats;
+    pthread_mutex_t lim_mu;
     slc_wire_limits limits;
+    uint64_t inflight_max;
     int nworkers;
     struct col_worker *workers;
 };
@@ -178,6 +181,9 @@ static void *col_worker_main(void *arg)
     while (!atomic_load(&in->stop)) {
         nng_msg *msg;
         slc_ack ack;
+        slc_wire_limits lim;
+        int64_t est, prev;
+        size_t flen = 0;
         int rv;
 
         nng_aio_set_timeout(w->aio, COL_RECV_POLL_MS);
@@ -194,9 +200,26 @@ static void *col_worker_main(void *arg)
         }
         msg = nng_aio_get_msg(w->aio);
         atomic_fetch_add(&in->stats->in_flight, 1);
-        col_ingest_handle(in->store, in->stats, &in->limits, nng_msg_body(msg),
-                          nng_msg_len(msg), &ack);
+        /* A decoded frame takes several times its wire size (inflated
+         * payload, arrays, index rows); count it before decoding. */
+        est = (int64_t)nng_msg_len(msg) * COL_DECODE_FACTOR + 65536;
+        prev = atomic_fetch_add(&in->stats->in_flight_bytes, est);
+        if (in->inflight_max > 0 && prev > 0 && (uint64_t)(prev + est) > in->inflight_max) {
+            memset(&ack, 0, sizeof ack);
+            atomic_fetch_add(&in->stats->frames_received, 1);
+            atomic_fetch_add(&in->stats->bytes_received, nng_msg_len(msg));
+            slc_wire_peek(nng_msg_body(msg), nng_msg_len(msg), &ack.batch_id, &flen);
+            col_retry(&ack, SL_ENOMEM, &in->stats->retry_memory, in->stats,
+                      "collector memory budget for frames in flight is full; retry later");
+        } else {
+            pthread_mutex_lock(&in->lim_mu);
+            lim = in->limits;
+            pthread_mutex_unlock(&in->lim_mu);
+            col_ingest_handle(in->store, in->stats, &lim, nng_msg_body(msg), nng_msg_len(msg),
+                              &ack);
+        }
         nng_msg_free(msg);
+        atomic_fetch_sub(&in->stats->in_flight_bytes, est);
         col_send_ack(w, &ack);
         atomic_fetch_sub(&in->stats->in_flight, 1);
     }
@@ -224,6 +247,9 @@ int col_ingest_start(const col_ingest_opts *o, col_store *store, col_stats *stat
     in->store = store;
     in->stats = stats;
     in->limits = o->limits;
+    in->inflight_max = o->inflight_bytes;
+    stats->in_flight_budget = o->inflight_bytes;
+    pthread_mutex_init(&in->lim_mu, NULL);
     in->nworkers = n;
     rv = nng_rep0_open(&in->sock);
     if (rv != 0) {
@@ -295,6 +321,14 @@ void col_ingest_stop(col_ingest *in)
     }
     if (in->sock_open)
         nng_close(in->sock);
+    pthread_mutex_destroy(&in->lim_mu);
     free(in->workers);
     free(in);
+}
+
+void col_ingest_set_limits(col_ingest *in, const slc_wire_limits *lim)
+{
+    pthread_mutex_lock(&in->lim_mu);
+    in->limits = *lim;
+    pthread_mutex_unlock(&in->lim_mu);
 }

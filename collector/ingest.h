@@ -26,6 +26,7 @@ typedef struct col_ingest_opts {
     int nurls;
     int workers;             /* 0 = 4 */
     slc_wire_limits limits;  /* applied to every frame */
+    uint64_t inflight_bytes; /* budget for frames being decoded and written; 0 = none */
 } col_ingest_opts;
 
 /* Opens the socket, listens on every URL and starts the workers.  store and
@@ -35,6 +36,9 @@ typedef struct col_ingest_opts {
  * the URL and nng's reason. */
 int col_ingest_start(const col_ingest_opts *o, col_store *store, col_stats *stats,
                      col_ingest **out, char *err, size_t errlen);
+
+/* Replaces the limits applied to the next frames (SIGHUP).  Thread-safe. */
+void col_ingest_set_limits(col_ingest *in, const slc_wire_limits *lim);
 
 /* Stops receiving, lets every worker finish the frame it holds (write and
  * ack), then closes the socket and frees everything.  NULL is a no-op. */

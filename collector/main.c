@@ -26,6 +26,7 @@
 static int col_parse_args(int argc, char **argv, col_config *c)
 {
     char err[512], name[64];
+    int listen_seen = 0;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *eq, *val = NULL;
@@ -63,12 +64,92 @@ static int col_parse_args(int argc, char **argv, col_config *c)
             }
             val = argv[++i];
         }
+        if (strcmp(name, "listen") == 0 && !listen_seen) {
+            c->nlisten = 0; /* flags replace the config file's URLs */
+            listen_seen = 1;
+        }
         if (col_config_set(c, name, val, err, sizeof err) != 0) {
             fprintf(stderr, "sightline-collector: bad flag: %s\n", err);
             return -1;
         }
     }
     return 0;
+}
+
+/* Finds --config FILE / --config=FILE in argv (NULL if absent). */
+static const char *col_find_config_arg(int argc, char **argv)
+{
+    const char *f = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            f = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            f = argv[i] + 9;
+    }
+    return f;
+}
+
+/* Builds the configuration: defaults, then the config file, then the
+ * flags.  Returns 0, 1 for --help, -1 after printing why. */
+static int col_build_config(int argc, char **argv, col_config *c)
+{
+    const char *file = col_find_config_arg(argc, argv);
+    char err[1024];
+    int rv;
+
+    col_config_defaults(c);
+    if (file != NULL && col_config_load_file(c, file, err, sizeof err) != 0) {
+        fprintf(stderr, "sightline-collector: bad config: %s\n", err);
+        return -1;
+    }
+    rv = col_parse_args(argc, argv, c);
+    if (rv != 0)
+        return rv;
+    if (col_config_finish(c, argv[0], err, sizeof err) != 0) {
+        fprintf(stderr, "sightline-collector: bad flag: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void col_retention_from(const col_config *c, col_retention_opts *r)
+{
+    r->max_age_ns = c->retention_age_ns;
+    r->max_bytes = (uint64_t)c->retention_size_mb << 20;
+    r->interval_ns = c->retention_interval_ns;
+}
+
+/* SIGHUP: re-reads the file and the flags, applies what can change while
+ * running (retention, limits, log level) and logs every difference. */
+static void col_reload(int argc, char **argv, col_config *cur, col_store *store,
+                       col_ingest *ingest)
+{
+    col_config next;
+    col_retention_opts ro;
+    char diff[2048];
+    int n;
+
+    if (col_build_config(argc, argv, &next) != 0) {
+        col_log(COL_LOG_ERROR, "SIGHUP: configuration not reloaded (see the error above); "
+                               "still running with the previous settings");
+        return;
+    }
+    n = col_config_diff(cur, &next, diff, sizeof diff);
+    if (n == 0) {
+        col_log(COL_LOG_INFO, "SIGHUP: configuration reloaded, nothing changed");
+        return;
+    }
+    col_log(COL_LOG_INFO, "SIGHUP: %s", diff);
+    col_log_set_level(next.log_level);
+    col_retention_from(&next, &ro);
+    col_store_retention_set(store, &ro);
+    next.limits.frame_bytes = cur->limits.frame_bytes; /* the transport keeps its size */
+    col_ingest_set_limits(ingest, &next.limits);
+    cur->log_level = next.log_level;
+    cur->retention_age_ns = next.retention_age_ns;
+    cur->retention_size_mb = next.retention_size_mb;
+    cur->retention_interval_ns = next.retention_interval_ns;
+    cur->limits = next.limits;
 }
 
 int main(int argc, char **argv)
@@ -87,18 +168,13 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int rv, status = 1, sig = 0;
 
-    col_config_defaults(&cfg);
-    rv = col_parse_args(argc, argv, &cfg);
+    rv = col_build_config(argc, argv, &cfg);
     if (rv == 1) {
         col_config_print_help(stdout, "sightline-collector");
         return 0;
     }
     if (rv < 0)
         return EXIT_USAGE;
-    if (col_config_finish(&cfg, argv[0], err, sizeof err) != 0) {
-        fprintf(stderr, "sightline-collector: bad flag: %s\n", err);
-        return EXIT_USAGE;
-    }
     col_log_set_level(cfg.log_level);
 
     /* Every thread started below inherits this mask. */
@@ -113,6 +189,9 @@ int main(int argc, char **argv)
     so.fsync = cfg.fsync;
     so.block_cache_mb = cfg.block_cache_mb;
     so.write_buffer_mb = cfg.write_buffer_mb;
+    /* The budget: half for memtables, a quarter for frames in flight, the
+     * rest for the block cache, the edge tracker and the process. */
+    so.memtables_mb = cfg.memory_budget_mb / 2;
     rv = col_store_open(cfg.data_dir, &so, &store, err, sizeof err);
     if (rv != 0) {
         col_log(COL_LOG_ERROR, "cannot open the store in %s: %s", cfg.data_dir, err);
@@ -120,6 +199,18 @@ int main(int argc, char **argv)
     }
     col_log(COL_LOG_INFO, "data in %s (RocksDB, WAL %s)", cfg.data_dir,
             cfg.fsync ? "fsync'd on every batch" : "written before every ack, not fsync'd");
+    {
+        col_retention_opts ro;
+        col_retention_from(&cfg, &ro);
+        if (col_store_retention_start(store, &ro) != 0) {
+            col_log(COL_LOG_ERROR, "cannot start the retention thread");
+            goto out;
+        }
+        col_log(COL_LOG_INFO, "retention: age %llus, size %s%dMB, checked every %llus",
+                (unsigned long long)(ro.max_age_ns / 1000000000ULL),
+                cfg.retention_size_mb ? "" : "unbounded ", cfg.retention_size_mb,
+                (unsigned long long)(ro.interval_ns / 1000000000ULL));
+    }
 
     for (int i = 0; i < cfg.nlisten; i++)
         urls[i] = cfg.listen[i];
@@ -127,6 +218,7 @@ int main(int argc, char **argv)
     io.nurls = cfg.nlisten;
     io.workers = cfg.workers;
     io.limits = cfg.limits;
+    io.inflight_bytes = (uint64_t)cfg.memory_budget_mb << 18; /* a quarter */
     rv = col_ingest_start(&io, store, &stats, &ingest, err, sizeof err);
     if (rv != 0) {
         col_log(COL_LOG_ERROR, "cannot start ingest: %s", err);
@@ -159,7 +251,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            col_log(COL_LOG_INFO, "SIGHUP: nothing to reload yet (no config file given)");
+            col_reload(argc, argv, &cfg, store, ingest);
             continue;
         }
         break;
@@ -169,7 +261,7 @@ int main(int argc, char **argv)
 out:
     col_http_stop(http);
     col_ingest_stop(ingest);
-    col_store_close(store);
+    col_store_close(store); /* stops the retention thread first */
     if (status == 0)
         col_log(COL_LOG_INFO, "stopped cleanly: %llu batches stored, %llu spans, %llu logs",
                 (unsigned long long)atomic_load(&stats.frames_stored),

@@ -46,10 +46,13 @@ typedef struct col_stats {
     atomic_uint_fast64_t retry_busy;    /* ...because storage pushed back */
     atomic_uint_fast64_t retry_store;   /* ...because a write failed */
     atomic_uint_fast64_t retry_inflight;/* ...because the same batch was in flight */
+    atomic_uint_fast64_t retry_memory;  /* ...because the in-flight memory budget was full */
     atomic_uint_fast64_t rejected;
     atomic_uint_fast64_t rejected_by[COL_REJ_COUNT];
     atomic_uint_fast64_t ack_send_errors;
     atomic_int_fast64_t in_flight;      /* gauge: frames being processed now */
+    atomic_int_fast64_t in_flight_bytes;/* gauge: estimated memory of those frames */
+    uint64_t in_flight_budget;          /* set once: the budget for in_flight_bytes */
     atomic_uint_fast64_t write_count;
     atomic_uint_fast64_t write_ns_total;
     atomic_uint_fast64_t write_ns_max;

@@ -2,7 +2,7 @@
  * store.c - the RocksDB schema: writes and reads (see store.h and
  * docs/storage.md).  The only file in the tree that includes rocksdb/c.h.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,87 +12,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <rocksdb/c.h>
-
 #include "log.h"
 #include "sightline.h"
 #include "slc_util.h"
 
-#define COL_FORMAT_VERSION "1"
-#define COL_BLOCK_KEY_LEN 12 /* be64 ingest ns | be32 seq */
-#define COL_TIDX_KEY_LEN (16 + COL_BLOCK_KEY_LEN)
-#define COL_ROOT_KEY_LEN (8 + 16)
-#define COL_DEDUPE_KEY_LEN 12 /* be64 batch id | be32 crc32 */
-#define COL_ROOT_VAL_VERSION 1
-#define COL_ROOT_F_ERROR 0x01u
-#define COL_META_SVC "s/"
-#define COL_MAX_CLAIMS 256
-#define COL_SVC_CACHE 4096 /* power of two */
-
-enum { CF_DEFAULT = 0, CF_BLOCKS, CF_TIDX, CF_ROOTS, CF_DEDUPE, CF_META, CF_COUNT };
-static const char *const col_cf_names[CF_COUNT] = {"default", "blocks", "tidx",
-                                                   "roots",   "dedupe", "meta"};
-
-struct col_store {
-    rocksdb_t *db;
-    rocksdb_options_t *dbopts;
-    rocksdb_options_t *cfopts[CF_COUNT];
-    rocksdb_column_family_handle_t *cf[CF_COUNT];
-    rocksdb_cache_t *cache;
-    rocksdb_writeoptions_t *wopts;
-    rocksdb_readoptions_t *ropts;
-    atomic_uint_fast64_t last_block_ns; /* block keys grow strictly */
-    atomic_uint_fast32_t block_seq;
-
-    /* Batches being decoded or written now, so a retry that arrives while
-     * the first copy is still in flight is told to come back instead of
-     * being stored twice. */
-    pthread_mutex_t claim_mu;
-    col_batch_key claims[COL_MAX_CLAIMS];
-    uint8_t claim_used[COL_MAX_CLAIMS];
-
-    /* Service names already in meta; saves a put per frame.  Open
-     * addressing, never shrinks; when full, names are simply re-put. */
-    pthread_mutex_t svc_mu;
-    char *svc[COL_SVC_CACHE];
-    size_t nsvc;
-};
-
-/* ---- byte helpers ------------------------------------------------------- */
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void be32_put(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static void le64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t le64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
+static const char *const col_cf_names[CF_COUNT] = {"default", "blocks", "tidx", "roots", "dedupe",
+                                                   "meta",    "sidx",   "lidx", "rollup"};
 
 static void dedupe_key(const col_batch_key *k, uint8_t out[COL_DEDUPE_KEY_LEN])
 {
@@ -102,7 +27,7 @@ static void dedupe_key(const col_batch_key *k, uint8_t out[COL_DEDUPE_KEY_LEN])
 
 /* Converts a RocksDB error string (malloc'd) into an sl_err and a message.
  * A write refused because of no_slowdown is back-pressure, not a failure. */
-static int col_rocks_err(char *rerr, const char *what, char *err, size_t errlen)
+int col_store_rocks_err(char *rerr, const char *what, char *err, size_t errlen)
 {
     int rv = SL_ESTORE;
 
@@ -122,6 +47,77 @@ static int col_rocks_err(char *rerr, const char *what, char *err, size_t errlen)
  * key; tidx is read by 16-byte trace-id prefix, so it gets a prefix bloom;
  * dedupe is probed once per frame and nearly always misses, so it gets a
  * whole-key bloom. */
+/* ---- merge operator (rollup) and compaction filter (indexes) ----------- */
+
+static char *col_merge_full(void *state, const char *key, size_t klen, const char *existing,
+                            size_t elen, const char *const *ops, const size_t *oplens, int nops,
+                            unsigned char *success, size_t *outlen)
+{
+    uint8_t *v;
+
+    (void)state;
+    (void)key;
+    (void)klen;
+    v = col_rollup_merge((const uint8_t *)existing, elen, ops, oplens, nops, outlen);
+    *success = v != NULL;
+    return (char *)v;
+}
+
+static char *col_merge_partial(void *state, const char *key, size_t klen, const char *const *ops,
+                               const size_t *oplens, int nops, unsigned char *success,
+                               size_t *outlen)
+{
+    return col_merge_full(state, key, klen, NULL, 0, ops, oplens, nops, success, outlen);
+}
+
+static void col_merge_delete(void *state, const char *v, size_t len)
+{
+    (void)state;
+    (void)len;
+    free((void *)v);
+}
+
+static const char *col_merge_name(void *state)
+{
+    (void)state;
+    return "sightline.rollup.v1";
+}
+
+static void col_noop_destroy(void *state)
+{
+    (void)state;
+}
+
+/* Index rows (tidx, sidx, lidx) name their block in the key; once
+ * retention dropped the blocks below the cutoff, rows pointing there are
+ * dead and compaction drops them without a lookup.  state gives the
+ * family's offset of the block time in the key. */
+static unsigned char col_cfilter_fn(void *state, int level, const char *key, size_t klen,
+                                    const char *val, size_t vlen, char **nv, size_t *nvlen,
+                                    unsigned char *changed)
+{
+    const struct col_cfilter *f = state;
+    uint64_t cutoff = atomic_load_explicit(&f->s->cutoff_ns, memory_order_relaxed);
+
+    (void)level;
+    (void)nv;
+    (void)nvlen;
+    *changed = 0;
+    if (cutoff == 0)
+        return 0;
+    if (f->in_value) /* dedupe: the value is the block key */
+        return vlen >= 8 && be64_get((const uint8_t *)val) < cutoff;
+    if (klen < f->time_off + 8)
+        return 0;
+    return be64_get((const uint8_t *)key + f->time_off) < cutoff;
+}
+
+static const char *col_cfilter_name(void *state)
+{
+    (void)state;
+    return "sightline.index-retention.v1";
+}
+
 static rocksdb_options_t *col_cf_options(col_store *s, int cf, const col_store_opts *o)
 {
     rocksdb_options_t *opt = rocksdb_options_create();
@@ -146,6 +142,18 @@ static rocksdb_options_t *col_cf_options(col_store *s, int cf, const col_store_o
         rocksdb_block_based_options_set_whole_key_filtering(bbt, 0);
         rocksdb_block_based_options_set_filter_policy(bbt, rocksdb_filterpolicy_create_bloom_full(10));
         break;
+    case CF_SIDX:
+    case CF_LIDX:
+        rocksdb_options_set_write_buffer_size(opt, (size_t)16 << 20);
+        rocksdb_options_set_prefix_extractor(opt, rocksdb_slicetransform_create_fixed_prefix(8));
+        break;
+    case CF_ROLLUP:
+        rocksdb_options_set_write_buffer_size(opt, (size_t)16 << 20);
+        rocksdb_options_set_merge_operator(
+            opt, rocksdb_mergeoperator_create(NULL, col_noop_destroy, col_merge_full,
+                                              col_merge_partial, col_merge_delete,
+                                              col_merge_name));
+        break;
     case CF_DEDUPE:
         rocksdb_options_set_write_buffer_size(opt, (size_t)16 << 20);
         rocksdb_options_set_compression(opt, rocksdb_no_compression);
@@ -154,6 +162,16 @@ static rocksdb_options_t *col_cf_options(col_store *s, int cf, const col_store_o
     default:
         rocksdb_options_set_write_buffer_size(opt, (size_t)16 << 20);
         break;
+    }
+    if (cf == CF_TIDX || cf == CF_SIDX || cf == CF_LIDX || cf == CF_DEDUPE) {
+        /* One filter object per family, owned by the options (destructor
+         * is a no-op: the state is static). */
+        s->cfilter_state[cf].s = s;
+        s->cfilter_state[cf].time_off = cf == CF_TIDX ? 16 : 8;
+        s->cfilter_state[cf].in_value = cf == CF_DEDUPE;
+        s->cfilter[cf] = rocksdb_compactionfilter_create(&s->cfilter_state[cf], col_noop_destroy,
+                                                         col_cfilter_fn, col_cfilter_name);
+        rocksdb_options_set_compaction_filter(opt, s->cfilter[cf]);
     }
     rocksdb_options_set_block_based_table_factory(opt, bbt);
     rocksdb_block_based_options_destroy(bbt);
@@ -176,6 +194,23 @@ static void col_init_block_clock(col_store *s)
     rocksdb_iter_destroy(it);
 }
 
+/* The retention cutoff survives restarts, so index rows of dropped blocks
+ * stay invisible and keep being compacted away. */
+static void col_load_cutoff(col_store *s)
+{
+    char *rerr = NULL, *v;
+    size_t vlen = 0;
+
+    v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], "cutoff", 6, &vlen, &rerr);
+    if (rerr != NULL) {
+        rocksdb_free(rerr);
+        return;
+    }
+    if (v != NULL && vlen == 8)
+        atomic_store(&s->cutoff_ns, be64_get((const uint8_t *)v));
+    rocksdb_free(v);
+}
+
 static int col_check_format(col_store *s, char *err, size_t errlen)
 {
     char *rerr = NULL, *v;
@@ -184,12 +219,12 @@ static int col_check_format(col_store *s, char *err, size_t errlen)
 
     v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], "format", 6, &vlen, &rerr);
     if (rerr != NULL)
-        return col_rocks_err(rerr, "reading the format version", err, errlen);
+        return col_store_rocks_err(rerr, "reading the format version", err, errlen);
     if (v == NULL) {
         rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], "format", 6, COL_FORMAT_VERSION,
                        strlen(COL_FORMAT_VERSION), &rerr);
         if (rerr != NULL)
-            return col_rocks_err(rerr, "writing the format version", err, errlen);
+            return col_store_rocks_err(rerr, "writing the format version", err, errlen);
         return 0;
     }
     if (vlen != strlen(COL_FORMAT_VERSION) || memcmp(v, COL_FORMAT_VERSION, vlen) != 0) {
@@ -223,6 +258,13 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
         return SL_ENOMEM;
     pthread_mutex_init(&s->claim_mu, NULL);
     pthread_mutex_init(&s->svc_mu, NULL);
+    pthread_mutex_init(&s->ret_mu, NULL);
+    pthread_cond_init(&s->ret_cv, NULL);
+    s->edges = col_edges_new(o->edge_slots);
+    if (s->edges == NULL) {
+        col_store_close(s);
+        return SL_ENOMEM;
+    }
     s->cache = rocksdb_cache_create_lru((size_t)(o->block_cache_mb > 0 ? o->block_cache_mb : 64)
                                         << 20);
     s->dbopts = rocksdb_options_create();
@@ -234,6 +276,8 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     rocksdb_options_set_max_log_file_size(s->dbopts, 8 << 20);
     rocksdb_options_set_bytes_per_sync(s->dbopts, 1 << 20);
+    if (o->memtables_mb > 0)
+        rocksdb_options_set_db_write_buffer_size(s->dbopts, (size_t)o->memtables_mb << 20);
     for (int i = 0; i < CF_COUNT; i++) {
         s->cfopts[i] = col_cf_options(s, i, o);
         cfo[i] = s->cfopts[i];
@@ -241,7 +285,7 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     s->db = rocksdb_open_column_families(s->dbopts, dir, CF_COUNT, col_cf_names, cfo, s->cf,
                                          &rerr);
     if (rerr != NULL) {
-        rv = col_rocks_err(rerr, "opening RocksDB", err, errlen);
+        rv = col_store_rocks_err(rerr, "opening RocksDB", err, errlen);
         if (strstr(err, "lock") != NULL && strlen(err) + 60 < errlen)
             snprintf(err + strlen(err), errlen - strlen(err),
                      " (is another collector using this --data directory?)");
@@ -262,6 +306,7 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
         return rv;
     }
     col_init_block_clock(s);
+    col_load_cutoff(s);
     *out = s;
     return 0;
 }
@@ -270,11 +315,30 @@ void col_store_close(col_store *s)
 {
     if (s == NULL)
         return;
+    col_store_retention_stop(s);
+    if (s->db != NULL) {
+        /* Flush so a restart does not replay a large WAL and the data
+         * directory shows the real table sizes. */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        char *rerr = NULL;
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = CF_BLOCKS; i < CF_COUNT && rerr == NULL; i++)
+            rocksdb_flush_cf(s->db, fo, s->cf[i], &rerr);
+        if (rerr != NULL) {
+            col_log(COL_LOG_WARN, "flush at close: %s (the WAL still has everything)", rerr);
+            rocksdb_free(rerr);
+        }
+        rocksdb_flushoptions_destroy(fo);
+    }
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cf[i] != NULL)
             rocksdb_column_family_handle_destroy(s->cf[i]);
     if (s->db != NULL)
         rocksdb_close(s->db);
+    for (int i = 0; i < CF_COUNT; i++)
+        if (s->cfilter[i] != NULL)
+            rocksdb_compactionfilter_destroy(s->cfilter[i]);
+    col_edges_free(s->edges);
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cfopts[i] != NULL)
             rocksdb_options_destroy(s->cfopts[i]);
@@ -290,6 +354,8 @@ void col_store_close(col_store *s)
         free(s->svc[i]);
     pthread_mutex_destroy(&s->claim_mu);
     pthread_mutex_destroy(&s->svc_mu);
+    pthread_mutex_destroy(&s->ret_mu);
+    pthread_cond_destroy(&s->ret_cv);
     free(s);
 }
 
@@ -328,7 +394,7 @@ int col_store_claim(col_store *s, const col_batch_key *k)
     if (rerr != NULL || v != NULL) {
         col_store_release(s, k);
         if (rerr != NULL)
-            return col_rocks_err(rerr, "dedupe lookup", NULL, 0) == SL_EBUSY ? SL_EBUSY
+            return col_store_rocks_err(rerr, "dedupe lookup", NULL, 0) == SL_EBUSY ? SL_EBUSY
                                                                               : SL_ESTORE;
         rocksdb_free(v);
         return 1;
@@ -359,14 +425,6 @@ static void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
     } while (!atomic_compare_exchange_weak(&s->last_block_ns, &last, next));
     be64_put(key, next);
     be32_put(key + 8, (uint32_t)atomic_fetch_add(&s->block_seq, 1));
-}
-
-static uint64_t col_fnv(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ULL;
-    return h;
 }
 
 /* 1 if the name is already known (no need to write it). */
@@ -480,6 +538,215 @@ static void col_put_services(col_store *s, rocksdb_writebatch_t *wb, const slc_b
     }
 }
 
+/* ---- search index rows (sidx, lidx) ------------------------------------ */
+
+/* A growable byte buffer for index values, capped at cap bytes. */
+struct col_buf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static int col_buf_reserve(struct col_buf *b, size_t more)
+{
+    if (b->n + more > b->cap) {
+        size_t nc = b->cap ? b->cap : 1024;
+        uint8_t *np;
+        while (nc < b->n + more)
+            nc *= 2;
+        np = realloc(b->p, nc);
+        if (np == NULL)
+            return SL_ENOMEM;
+        b->p = np;
+        b->cap = nc;
+    }
+    return 0;
+}
+
+static int col_buf_varint(struct col_buf *b, uint64_t v)
+{
+    if (col_buf_reserve(b, 10) != 0)
+        return SL_ENOMEM;
+    b->n += col_varint_put(b->p + b->n, v);
+    return 0;
+}
+
+static int col_buf_str(struct col_buf *b, const slc_str *str)
+{
+    if (col_buf_varint(b, str->len) != 0 || col_buf_reserve(b, str->len) != 0)
+        return SL_ENOMEM;
+    memcpy(b->p + b->n, str->ptr, str->len);
+    b->n += str->len;
+    return 0;
+}
+
+static _Thread_local const slc_batch *col_sort_batch;
+
+static int col_cmp_span_group(const void *a, const void *b)
+{
+    const slc_span *x = &col_sort_batch->spans[*(const uint32_t *)a];
+    const slc_span *y = &col_sort_batch->spans[*(const uint32_t *)b];
+    if (x->service != y->service)
+        return x->service < y->service ? -1 : 1;
+    if (x->name != y->name)
+        return x->name < y->name ? -1 : 1;
+    return 0;
+}
+
+static int col_cmp_log_group(const void *a, const void *b)
+{
+    const slc_log *x = &col_sort_batch->logs[*(const uint32_t *)a];
+    const slc_log *y = &col_sort_batch->logs[*(const uint32_t *)b];
+    return x->service != y->service ? (x->service < y->service ? -1 : 1) : 0;
+}
+
+static void col_put_xidx(col_store *s, rocksdb_writebatch_t *wb, int cf, uint64_t h,
+                         const uint8_t bkey[COL_BLOCK_KEY_LEN], uint8_t version,
+                         uint64_t ngroups, const uint8_t *groups, size_t glen, struct col_buf *tmp)
+{
+    uint8_t key[COL_XIDX_KEY_LEN];
+
+    tmp->n = 0;
+    if (col_buf_reserve(tmp, 11 + glen) != 0)
+        return; /* an index row lost to OOM only hides the block from search */
+    tmp->p[tmp->n++] = version;
+    tmp->n += col_varint_put(tmp->p + tmp->n, ngroups);
+    memcpy(tmp->p + tmp->n, groups, glen);
+    tmp->n += glen;
+    be64_put(key, h);
+    memcpy(key + 8, bkey, COL_BLOCK_KEY_LEN);
+    rocksdb_writebatch_put_cf(wb, s->cf[cf], (const char *)key, sizeof key, (const char *)tmp->p,
+                              tmp->n);
+}
+
+/* One sidx row per service of the frame plus one all-services row (prefix
+ * 0), each a list of (service, operation) groups with counts, error counts
+ * and duration / start bounds, so a search skips blocks that cannot match
+ * before decoding any. */
+static int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+{
+    uint32_t *ord = malloc((size_t)b->nspans * sizeof *ord + 1);
+    struct col_buf all = {0}, tmp = {0};
+    size_t svc_from = 0;
+    uint64_t ngroups = 0, svc_groups = 0;
+    int rv = 0;
+
+    if (ord == NULL)
+        return SL_ENOMEM;
+    for (uint32_t i = 0; i < b->nspans; i++)
+        ord[i] = i;
+    col_sort_batch = b;
+    qsort(ord, b->nspans, sizeof *ord, col_cmp_span_group);
+    for (uint32_t i = 0; i < b->nspans && rv == 0;) {
+        const slc_span *g0 = &b->spans[ord[i]];
+        uint64_t cnt = 0, errs = 0, mind = UINT64_MAX, maxd = 0, mins = UINT64_MAX, maxs = 0;
+        uint32_t j = i;
+
+        for (; j < b->nspans; j++) {
+            const slc_span *sp = &b->spans[ord[j]];
+            uint64_t d = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+            if (sp->service != g0->service || sp->name != g0->name)
+                break;
+            cnt++;
+            errs += sp->status == SLC_STATUS_ERROR;
+            mind = d < mind ? d : mind;
+            maxd = d > maxd ? d : maxd;
+            mins = sp->start_ns < mins ? sp->start_ns : mins;
+            maxs = sp->start_ns > maxs ? sp->start_ns : maxs;
+        }
+        if (col_buf_str(&all, &b->strs[g0->service]) != 0 ||
+            col_buf_str(&all, &b->strs[g0->name]) != 0 || col_buf_reserve(&all, 1) != 0 ||
+            (all.p[all.n++] = 0, 0) || col_buf_varint(&all, cnt) != 0 ||
+            col_buf_varint(&all, errs) != 0 || col_buf_varint(&all, mind) != 0 ||
+            col_buf_varint(&all, maxd) != 0 || col_buf_varint(&all, mins) != 0 ||
+            col_buf_varint(&all, maxs) != 0) {
+            rv = SL_ENOMEM;
+            break;
+        }
+        ngroups++;
+        svc_groups++;
+        i = j;
+        if (i == b->nspans || b->spans[ord[i]].service != g0->service) {
+            const slc_str *name = &b->strs[g0->service];
+            col_put_xidx(s, wb, CF_SIDX, col_svc_hash(name->ptr, name->len), bkey,
+                         COL_SIDX_VERSION, svc_groups, all.p + svc_from, all.n - svc_from, &tmp);
+            svc_from = all.n;
+            svc_groups = 0;
+        }
+    }
+    if (rv == 0 && ngroups > 0)
+        col_put_xidx(s, wb, CF_SIDX, 0, bkey, COL_SIDX_VERSION, ngroups, all.p, all.n, &tmp);
+    free(all.p);
+    free(tmp.p);
+    free(ord);
+    return rv;
+}
+
+/* lidx: per service of the frame's log records (and all services): count,
+ * the set of levels present (bit L-1 for level L) and the time bounds. */
+static int col_put_lidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+{
+    uint32_t *ord = malloc((size_t)b->nlogs * sizeof *ord + 1);
+    struct col_buf all = {0}, tmp = {0};
+    uint64_t ngroups = 0;
+    int rv = 0;
+
+    if (ord == NULL)
+        return SL_ENOMEM;
+    for (uint32_t i = 0; i < b->nlogs; i++)
+        ord[i] = i;
+    col_sort_batch = b;
+    qsort(ord, b->nlogs, sizeof *ord, col_cmp_log_group);
+    for (uint32_t i = 0; i < b->nlogs && rv == 0;) {
+        const slc_log *g0 = &b->logs[ord[i]];
+        uint64_t cnt = 0, mask = 0, mint = UINT64_MAX, maxt = 0;
+        size_t from = all.n;
+        uint32_t j = i;
+
+        for (; j < b->nlogs; j++) {
+            const slc_log *l = &b->logs[ord[j]];
+            if (l->service != g0->service)
+                break;
+            cnt++;
+            if (l->level >= 1 && l->level <= 24)
+                mask |= 1ULL << (l->level - 1);
+            mint = l->time_ns < mint ? l->time_ns : mint;
+            maxt = l->time_ns > maxt ? l->time_ns : maxt;
+        }
+        if (col_buf_str(&all, &b->strs[g0->service]) != 0 || col_buf_varint(&all, cnt) != 0 ||
+            col_buf_varint(&all, mask) != 0 || col_buf_varint(&all, mint) != 0 ||
+            col_buf_varint(&all, maxt) != 0) {
+            rv = SL_ENOMEM;
+            break;
+        }
+        ngroups++;
+        col_put_xidx(s, wb, CF_LIDX,
+                     col_svc_hash(b->strs[g0->service].ptr, b->strs[g0->service].len), bkey,
+                     COL_LIDX_VERSION, 1, all.p + from, all.n - from, &tmp);
+        i = j;
+    }
+    if (rv == 0 && ngroups > 0)
+        col_put_xidx(s, wb, CF_LIDX, 0, bkey, COL_LIDX_VERSION, ngroups, all.p, all.n, &tmp);
+    free(all.p);
+    free(tmp.p);
+    free(ord);
+    return rv;
+}
+
+struct col_merge_cx {
+    col_store *s;
+    rocksdb_writebatch_t *wb;
+};
+
+static void col_emit_merge(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                           size_t vlen)
+{
+    struct col_merge_cx *cx = arg;
+    rocksdb_writebatch_merge_cf(cx->wb, cx->s->cf[CF_ROLLUP], (const char *)key, klen,
+                                (const char *)val, vlen);
+}
+
 int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
                     const slc_batch *b, char *err, size_t errlen)
 {
@@ -487,6 +754,8 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     uint8_t(*tids)[16] = NULL;
     size_t ntids = 0, nnews = 0;
     uint32_t news[64];
+    col_edge_ev *evs = NULL;
+    size_t nev = 0;
     rocksdb_writebatch_t *wb = NULL;
     char *rerr = NULL;
     int rv = 0;
@@ -523,18 +792,33 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
             if (slc_is_zero(b->spans[i].parent_id, 8))
                 col_put_root(s, wb, b, &b->spans[i]);
         col_put_services(s, wb, b, news, &nnews, sizeof news / sizeof news[0]);
+        rv = col_edges_observe(s->edges, b, &evs, &nev);
+        if (rv == 0) {
+            struct col_merge_cx cx = {s, wb};
+            rv = col_rollup_frame(b, s->edges, evs, nev, col_emit_merge, &cx);
+        }
+        if (rv == 0 && b->nspans > 0)
+            rv = col_put_sidx(s, wb, b, bkey);
+        if (rv == 0 && b->nlogs > 0)
+            rv = col_put_lidx(s, wb, b, bkey);
+        if (rv != 0) {
+            snprintf(err, errlen, "out of memory indexing a frame of %u spans, %u logs",
+                     b->nspans, b->nlogs);
+            goto out;
+        }
     }
     /* The dedupe row commits with the block: either both exist or neither. */
     rocksdb_writebatch_put_cf(wb, s->cf[CF_DEDUPE], (const char *)dkey, sizeof dkey,
                               (const char *)bkey, sizeof bkey);
     rocksdb_write(s->db, s->wopts, wb, &rerr);
     if (rerr != NULL) {
-        rv = col_rocks_err(rerr, "writing a block", err, errlen);
+        rv = col_store_rocks_err(rerr, "writing a block", err, errlen);
         goto out;
     }
     for (size_t i = 0; i < nnews; i++)
         col_svc_remember(s, b->strs[news[i]].ptr, b->strs[news[i]].len);
 out:
+    free(evs);
     free(tids);
     rocksdb_writebatch_destroy(wb);
     return rv;
@@ -545,7 +829,7 @@ out:
 /* Stored frames passed the ingest limits in force when they arrived; the
  * limits may have been lowered since, so reads accept anything the codec
  * can represent. */
-static void col_read_limits(slc_wire_limits *l)
+void col_store_read_limits(slc_wire_limits *l)
 {
     slc_wire_limits_default(l);
     l->frame_bytes = UINT32_MAX;
@@ -620,7 +904,7 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
     }
     rocksdb_iter_get_error(it, &rerr);
     if (rerr != NULL) {
-        rv = col_rocks_err(rerr, "scanning the trace index", NULL, 0);
+        rv = col_store_rocks_err(rerr, "scanning the trace index", NULL, 0);
         goto out;
     }
     if (nkeys == 0) {
@@ -632,13 +916,13 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
         rv = SL_ENOMEM;
         goto out;
     }
-    col_read_limits(&lim);
+    col_store_read_limits(&lim);
     for (uint32_t i = 0; i < nkeys && rv == 0; i++) {
         size_t vlen = 0;
         char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_BLOCKS], (const char *)keys[i],
                                  COL_BLOCK_KEY_LEN, &vlen, &rerr);
         if (rerr != NULL) {
-            rv = col_rocks_err(rerr, "reading a block", NULL, 0);
+            rv = col_store_rocks_err(rerr, "reading a block", NULL, 0);
             break;
         }
         if (v == NULL)
@@ -730,7 +1014,7 @@ int col_store_list_roots(col_store *s, const char *service, uint64_t since_ns, u
     }
     rocksdb_iter_get_error(it, &rerr);
     if (rerr != NULL)
-        rv = col_rocks_err(rerr, "scanning roots", NULL, 0);
+        rv = col_store_rocks_err(rerr, "scanning roots", NULL, 0);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
     if (rv == 0)
@@ -755,7 +1039,7 @@ int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, voi
     }
     rocksdb_iter_get_error(it, &rerr);
     if (rerr != NULL)
-        rv = col_rocks_err(rerr, "scanning services", NULL, 0);
+        rv = col_store_rocks_err(rerr, "scanning services", NULL, 0);
     rocksdb_iter_destroy(it);
     return rv;
 }
@@ -783,4 +1067,8 @@ void col_store_get_stats(col_store *s, col_store_stats *st)
     st->write_stopped = col_prop(s, -1, "rocksdb.is-write-stopped");
     st->delayed_write_rate = col_prop(s, -1, "rocksdb.actual-delayed-write-rate");
     st->block_cache_bytes = rocksdb_cache_get_usage(s->cache);
+    st->edge_tracker_bytes = col_edges_bytes(s->edges);
+    st->retention_runs = atomic_load(&s->ret_runs);
+    st->retention_cutoff_ns = atomic_load(&s->cutoff_ns);
+    st->retention_last_ms = atomic_load(&s->ret_last_ms);
 }

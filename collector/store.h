@@ -6,8 +6,12 @@
  * time-ordered block key, so writes are large and sequential.  Small index
  * rows make the reads fast: one row per trace per block (trace by id), one
  * row per root span (trace list), one row per batch (dedupe), one row per
- * service name.  All rows of one frame go into one WriteBatch, so a frame is
- * stored entirely or not at all, and its dedupe row commits with it.
+ * service name, one summary row per (service, block) for span search and
+ * for log search, and per-minute aggregate deltas (RED per service and
+ * operation, calls per edge, log counts) applied by a merge operator.  All
+ * rows of one frame go into one WriteBatch, so a frame is stored entirely
+ * or not at all, its aggregates count it exactly once, and its dedupe row
+ * commits with it.
  *
  * Thread safety: every function may be called from any thread concurrently,
  * except col_store_close().
@@ -18,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slc_hist.h"
 #include "slc_wire.h"
 
 typedef struct col_store col_store;
@@ -26,7 +31,16 @@ typedef struct col_store_opts {
     int fsync;              /* sync the WAL on every write */
     int block_cache_mb;     /* 0 = 64 */
     int write_buffer_mb;    /* blocks memtable, 0 = 64 */
+    int memtables_mb;       /* all memtables together (db_write_buffer_size), 0 = no cap */
+    size_t edge_slots;      /* edge tracker table size, 0 = 1M */
 } col_store_opts;
+
+/* Retention: whatever comes first, oldest data first.  0 disables a bound. */
+typedef struct col_retention_opts {
+    uint64_t max_age_ns;    /* default 7 days */
+    uint64_t max_bytes;     /* on-disk tables (SST files) of all families */
+    uint64_t interval_ns;   /* how often the background pass runs (default 60 s) */
+} col_retention_opts;
 
 /* Opens (creating if missing) the store in directory dir.  On success *out
  * is owned by the caller (col_store_close()).  On failure returns
@@ -96,8 +110,170 @@ int col_store_list_roots(col_store *s, const char *service, uint64_t since_ns, u
 int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, void *arg),
                        void *arg);
 
+/* ======================= read side (for the query API) ======================
+ * Every function below may run concurrently with writes and with each other.
+ * Times are Unix ns.  Span searches select on span start, log searches on
+ * the record's time.  Index rows live under the ingest time of their block;
+ * a span or record is found by a time-range search when it reached the
+ * collector at most COL_LATE_NS after its own timestamp (trace by id has no
+ * such limit). */
+#define COL_LATE_NS (300ULL * 1000000000ULL)
+
+/* ---- per-minute aggregates ------------------------------------------------ */
+
+/* One aggregate row handed to a callback: everything is borrowed for the
+ * duration of the call only. */
+typedef struct col_agg_row {
+    const char *service;   /* RED: service; edges: caller */
+    size_t service_len;
+    const char *operation; /* RED: operation ("" when ops are merged); edges: callee */
+    size_t operation_len;
+    uint64_t bucket_ns;    /* start of the bucket: since + k * step */
+    uint64_t count;        /* spans (RED) or calls (edges) */
+    uint64_t errors;       /* with status ERROR (the callee span's status for edges) */
+    const slc_hist *hist;  /* merged durations in ns */
+} col_agg_row;
+
+/* Return non-zero to stop early. */
+typedef int (*col_agg_fn)(const col_agg_row *r, void *arg);
+
+/* Span-kind mask for col_store_red(): bit (1 << enum slc_kind).  0 = all. */
+#define COL_KIND_ENTRY ((1u << SLC_KIND_SERVER) | (1u << SLC_KIND_CONSUMER))
+
+/* RED: per (service, operation, bucket) over the minutes in
+ * [since_ns, until_ns], buckets of step_ns (rounded up to whole minutes;
+ * 0 = one bucket for the whole range).  service / operation NULL = all.
+ * merge_ops: 1 = one row per (service, bucket) with operation "".
+ * kind_mask selects span kinds (0 = all; COL_KIND_ENTRY = server and
+ * consumer spans, i.e. requests a service handled).  Rows come bucket by
+ * bucket in time order, and inside a bucket by service then operation.
+ * At most 1024 groups per bucket (SL_ETOOBIG beyond).  Returns 0,
+ * SL_ESTORE, SL_ENOMEM or SL_ETOOBIG. */
+int col_store_red(col_store *s, const char *service, const char *operation, uint64_t since_ns,
+                  uint64_t until_ns, uint64_t step_ns, unsigned kind_mask, int merge_ops,
+                  col_agg_fn fn, void *arg);
+
+/* Service map: per (caller, callee, bucket): calls, errors, latency of the
+ * callee's span.  An edge is a span whose parent span belongs to another
+ * service, paired at ingest (docs/storage.md, "Edges").  Arguments as for
+ * col_store_red().  Rows: service = caller, operation = callee. */
+int col_store_edges(col_store *s, uint64_t since_ns, uint64_t until_ns, uint64_t step_ns,
+                    col_agg_fn fn, void *arg);
+
+/* Services seen in [since_ns, until_ns] (minutes) with their span, error
+ * and log counts, in name order.  Services known but without data in the
+ * range are listed with zero counts.  Return non-zero from fn to stop. */
+typedef struct col_service_row {
+    const char *name;
+    size_t len;
+    uint64_t spans, span_errors, logs, log_errors;
+} col_service_row;
+int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
+                             int (*fn)(const col_service_row *r, void *arg), void *arg);
+
+/* ---- trace search ------------------------------------------------------------ */
+
+#define COL_SEARCH_MAX_ATTRS 16
+
+/* key = value on a span attribute: string values compare exactly, int and
+ * double values numerically (value parsed as a number), bools as
+ * "true"/"false". */
+typedef struct col_attr_filter {
+    const char *key;
+    const char *value;
+} col_attr_filter;
+
+enum col_order { COL_ORDER_NEWEST = 0, COL_ORDER_SLOWEST = 1 };
+
+/* A trace matches when one of its spans matches every filter (the Jaeger
+ * semantics): service, operation, start in [since, until], duration in
+ * [min, max], error status, every attribute. */
+typedef struct col_search_q {
+    const char *service;        /* NULL = any */
+    const char *operation;      /* NULL = any */
+    uint64_t since_ns, until_ns;
+    uint64_t min_duration_ns;   /* 0 = no lower bound */
+    uint64_t max_duration_ns;   /* 0 = no upper bound */
+    int error;                  /* -1 any, 1 only error spans, 0 only non-error */
+    const col_attr_filter *attrs;
+    size_t nattrs;              /* at most COL_SEARCH_MAX_ATTRS */
+    enum col_order order;
+    size_t limit;               /* traces wanted (1..10000) */
+    size_t max_blocks;          /* blocks decoded at most; 0 = 2000 */
+} col_search_q;
+
+/* One result: a trace and the span of it that matched (the newest or the
+ * slowest matching span, by q->order). */
+typedef struct col_trace_hit {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint64_t start_ns, duration_ns;
+    uint8_t error, is_root, kind;
+    char service[COL_ROOT_SERVICE_MAX]; /* NUL-terminated, cut if longer */
+    char name[COL_ROOT_NAME_MAX];
+} col_trace_hit;
+
+/* Fills out[0..q->limit) (capacity q->limit) with matching traces, newest
+ * span start first or longest duration first, and *n with the count.
+ * *capped (may be NULL) is set to 1 when the block budget ran out before the
+ * range was exhausted (results are then the best of what was read).
+ * Returns 0, SL_EINVAL (bad query), SL_ESTORE, SL_ENOMEM. */
+int col_store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
+                     int *capped);
+
+/* ---- logs --------------------------------------------------------------------- */
+
+#define COL_CURSOR_MAX 64
+
+typedef struct col_logs_q {
+    const char *service;   /* NULL = any */
+    int min_level;         /* 0 = any; else 1..24 (SLC_LVL_WARN = warn and above) */
+    uint64_t since_ns, until_ns;
+    const char *contains;  /* substring of the body (bytes, case-sensitive); NULL = any */
+    size_t limit;          /* records per page (1..10000) */
+    const char *cursor;    /* NULL/"" = first page; else next_cursor of the previous page */
+    size_t max_blocks;     /* blocks decoded at most; 0 = 2000 */
+} col_logs_q;
+
+/* One page of log records, newest first (time, then arrival order).  On
+ * success *out is a new batch owned by the caller (slc_batch_free()) whose
+ * logs[] are in that order; next_cursor (COL_CURSOR_MAX bytes) receives
+ * the cursor of the next page, "" when this is the last page; *capped (may
+ * be NULL) = 1 when the block budget ran out (the page may then be short;
+ * the cursor still continues correctly).  Returns 0, SL_EINVAL (bad
+ * cursor or query), SL_ESTORE, SL_ENOMEM. */
+int col_store_logs(col_store *s, const col_logs_q *q, slc_batch **out, char *next_cursor,
+                   int *capped);
+
+/* Every log record of one trace in time order (via the trace index, like
+ * col_store_read_trace, but copying only logs).  *out as above;
+ * SL_ENOTFOUND when the trace has no log records. */
+int col_store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                         slc_batch **out);
+
+/* ---- retention ----------------------------------------------------------------- */
+
+/* Starts the background retention thread (one pass every interval).
+ * Returns 0 or SL_ENOMEM.  col_store_close() stops it. */
+int col_store_retention_start(col_store *s, const col_retention_opts *o);
+
+/* Changes the bounds (SIGHUP); takes effect at the next pass, which is
+ * started right away.  Works whether or not the thread runs. */
+void col_store_retention_set(col_store *s, const col_retention_opts *o);
+
+/* One retention pass now, in the calling thread: drops blocks older than
+ * now - max_age and, while the tables exceed max_bytes, the oldest blocks,
+ * then compacts the dropped range.  *deleted_before (may be NULL) receives
+ * the new cutoff (0 = nothing dropped).  Returns 0 or SL_ESTORE. */
+int col_store_retention_run(col_store *s, const col_retention_opts *o, uint64_t now_ns,
+                            uint64_t *deleted_before);
+
+/* Flushes every memtable and compacts everything (tests, benchmarks:
+ * bytes on disk after compaction).  Returns 0 or SL_ESTORE. */
+int col_store_compact(col_store *s);
+
 /* Numbers about the store for /api/v1/stats. */
-#define COL_STORE_NCF 5
+#define COL_STORE_NCF 8
 typedef struct col_store_stats {
     const char *cf_name[COL_STORE_NCF];
     uint64_t cf_keys[COL_STORE_NCF];      /* estimated */
@@ -108,6 +284,10 @@ typedef struct col_store_stats {
     uint64_t write_stopped;               /* 1 while RocksDB stops writes */
     uint64_t delayed_write_rate;          /* bytes/s, 0 = not delayed */
     uint64_t block_cache_bytes;
+    uint64_t edge_tracker_bytes;
+    uint64_t retention_runs;
+    uint64_t retention_cutoff_ns;        /* blocks older than this were dropped */
+    uint64_t retention_last_ms;          /* duration of the last pass */
 } col_store_stats;
 
 void col_store_get_stats(col_store *s, col_store_stats *st);

@@ -22,7 +22,7 @@
 #define MIN_STR 1   /* varint length 0 */
 #define MIN_ATTR 3  /* key, type, 1-byte value */
 #define MIN_SPAN 49 /* ids 32 + kind/status 2 + 3 refs + start 8 + dur 1 + 3 counts */
-#define MIN_LOG 14  /* time 8 + level/flags 2 + service, body, count */
+#define MIN_LOG 13  /* time 8 + level/flags 2 + service, body, attribute count */
 #define MIN_EVENT 3
 #define MIN_LINK 25
 

@@ -566,6 +566,31 @@ static void test_reject_payload(void **state)
     assert_int_equal(decode_payload(span, k, msg), SL_OK);
 }
 
+/* The smallest log record (no trace context, no attributes) decodes: the
+ * count bound must not over-estimate a record's minimum size. */
+static void test_minimal_logs(void **state)
+{
+    (void)state;
+    slc_batch *b = slc_batch_new();
+    for (int i = 0; i < 3; i++) {
+        slc_log l;
+        memset(&l, 0, sizeof l);
+        l.time_ns = 1;
+        l.level = SLC_LVL_INFO;
+        assert_int_equal(slc_batch_add_log(b, &l, NULL), SL_OK);
+    }
+    uint8_t *f;
+    size_t n;
+    encode(b, 0, &f, &n);
+    slc_batch *d = NULL;
+    char msg[256];
+    assert_int_equal(slc_wire_decode(f, n, NULL, &d, msg, sizeof msg), SL_OK);
+    assert_int_equal(d->nlogs, 3);
+    slc_batch_free(d);
+    free(f);
+    slc_batch_free(b);
+}
+
 static void test_ack(void **state)
 {
     (void)state;
@@ -656,6 +681,7 @@ int main(void)
         cmocka_unit_test(test_reject_inflate),
         cmocka_unit_test(test_reject_values),
         cmocka_unit_test(test_reject_payload),
+        cmocka_unit_test(test_minimal_logs),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_encode_rejects_bad_refs),
         cmocka_unit_test(test_big_batch_size),

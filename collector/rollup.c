@@ -1,0 +1,640 @@
+/*
+ * rollup.c - per-minute aggregates and the edge tracker (see rollup.h).
+ */
+#include "rollup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sightline.h"
+
+/* ---- varints ---------------------------------------------------------------- */
+
+size_t col_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+int col_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t c = *(*p)++;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void be64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t be64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+size_t col_rollup_put_name(uint8_t *p, const char *s, size_t len)
+{
+    if (len > COL_RK_NAME_MAX)
+        len = COL_RK_NAME_MAX;
+    p[0] = (uint8_t)len;
+    memcpy(p + 1, s, len);
+    return 1 + len;
+}
+
+int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
+{
+    size_t off = 9;
+
+    if (len < 9 + 2)
+        return -1;
+    k->type = key[0];
+    k->minute_ns = be64_get(key + 1);
+    k->alen = key[off++];
+    if (off + k->alen + 1 > len)
+        return -1;
+    k->a = (const char *)key + off;
+    off += k->alen;
+    k->blen = key[off++];
+    if (off + k->blen > len)
+        return -1;
+    k->b = (const char *)key + off;
+    off += k->blen;
+    k->tail = 0;
+    if (off < len)
+        k->tail = key[off++];
+    return off == len ? 0 : -1;
+}
+
+/* ---- values ----------------------------------------------------------------- */
+
+int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len)
+{
+    const uint8_t *p = v, *end = v + len;
+    uint64_t c, e;
+
+    if (len < 1 || v[0] != COL_RV_VERSION)
+        return -1;
+    p++;
+    if (col_varint_get(&p, end, &c) != 0 || col_varint_get(&p, end, &e) != 0)
+        return -1;
+    if (acc->hist != NULL && slc_hist_decode_merge(acc->hist, p, (size_t)(end - p)) != 0)
+        return -1;
+    acc->count += c;
+    acc->errors += e;
+    return 0;
+}
+
+uint8_t *col_rollup_encode(uint64_t count, uint64_t errors, const slc_hist *h, size_t *len)
+{
+    size_t cap = 1 + 20 + slc_hist_encoded_max(), n = 0, hn;
+    uint8_t *buf = malloc(cap);
+
+    if (buf == NULL)
+        return NULL;
+    buf[n++] = COL_RV_VERSION;
+    n += col_varint_put(buf + n, count);
+    n += col_varint_put(buf + n, errors);
+    hn = slc_hist_encode(h, buf + n, cap - n);
+    *len = n + hn;
+    return buf;
+}
+
+uint8_t *col_rollup_merge(const uint8_t *existing, size_t elen, const char *const *ops,
+                          const size_t *oplens, int nops, size_t *outlen)
+{
+    slc_hist *h = malloc(sizeof *h);
+    col_rollup_val acc = {0};
+    uint8_t *out;
+
+    if (h == NULL)
+        return NULL;
+    slc_hist_reset(h);
+    acc.hist = h;
+    if (existing != NULL)
+        (void)col_rollup_add(&acc, existing, elen);
+    for (int i = 0; i < nops; i++)
+        (void)col_rollup_add(&acc, (const uint8_t *)ops[i], oplens[i]);
+    out = col_rollup_encode(acc.count, acc.errors, h, outlen);
+    free(h);
+    return out;
+}
+
+/* ---- grouping one frame ------------------------------------------------------- */
+
+/* A group: two string refs (batch indices or tracker ids), a tail byte and
+ * a minute.  Grouped with a small open-addressing table per frame. */
+struct col_gkey {
+    uint32_t a, b;
+    uint8_t tail;
+    uint64_t minute;
+};
+
+struct col_groups {
+    struct col_gkey *keys;
+    uint32_t *slot_gid; /* table slot -> group id + 1 (0 = empty) */
+    size_t cap, n, mask;
+};
+
+static int col_groups_init(struct col_groups *g, size_t items)
+{
+    size_t cap = 16;
+    while (cap < items * 2)
+        cap <<= 1;
+    g->keys = malloc(items * sizeof *g->keys + 1);
+    g->slot_gid = calloc(cap, sizeof *g->slot_gid);
+    g->cap = cap;
+    g->mask = cap - 1;
+    g->n = 0;
+    return g->keys != NULL && g->slot_gid != NULL ? 0 : SL_ENOMEM;
+}
+
+static void col_groups_free(struct col_groups *g)
+{
+    free(g->keys);
+    free(g->slot_gid);
+}
+
+static uint32_t col_groups_id(struct col_groups *g, const struct col_gkey *k)
+{
+    uint64_t h = ((uint64_t)k->a * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)k->b * 0xc2b2ae3d27d4eb4fULL) ^
+                 (k->minute / COL_MINUTE_NS * 0x165667b19e3779f9ULL) ^ k->tail;
+    h ^= h >> 29;
+    for (size_t i = (size_t)h & g->mask;; i = (i + 1) & g->mask) {
+        uint32_t s = g->slot_gid[i];
+        if (s == 0) {
+            g->keys[g->n] = *k;
+            g->slot_gid[i] = (uint32_t)++g->n;
+            return (uint32_t)(g->n - 1);
+        }
+        const struct col_gkey *o = &g->keys[s - 1];
+        if (o->a == k->a && o->b == k->b && o->tail == k->tail && o->minute == k->minute)
+            return s - 1;
+    }
+}
+
+/* Per-thread scratch: one dense histogram, cleared bucket by bucket after
+ * each group (a full memset of 29 KiB per group would cost more than the
+ * group's spans). */
+static _Thread_local slc_hist *col_tl_hist;
+static pthread_key_t col_tl_key; /* frees a thread's scratch when it exits */
+static pthread_once_t col_tl_once = PTHREAD_ONCE_INIT;
+
+static void col_tl_init(void)
+{
+    (void)pthread_key_create(&col_tl_key, free);
+}
+
+static slc_hist *col_scratch_hist(void)
+{
+    if (col_tl_hist == NULL) {
+        pthread_once(&col_tl_once, col_tl_init);
+        col_tl_hist = malloc(sizeof *col_tl_hist);
+        if (col_tl_hist != NULL) {
+            slc_hist_reset(col_tl_hist);
+            pthread_setspecific(col_tl_key, col_tl_hist);
+        }
+    }
+    return col_tl_hist;
+}
+
+static void col_hist_clear(slc_hist *h, const uint64_t *vals, const uint32_t *order, size_t from,
+                           size_t to)
+{
+    for (size_t i = from; i < to; i++)
+        h->b[slc_hist_index(vals[order[i]])] = 0;
+    h->count = h->sum = h->min = h->max = 0;
+}
+
+/* Sorts item indices by group id (counting sort); order[] receives them
+ * and start[g] the first position of group g (start has ngroups+1 slots). */
+static void col_order_by_group(const uint32_t *gid, size_t n, size_t ngroups, uint32_t *order,
+                               uint32_t *start)
+{
+    memset(start, 0, (ngroups + 1) * sizeof *start);
+    for (size_t i = 0; i < n; i++)
+        start[gid[i] + 1]++;
+    for (size_t g = 0; g < ngroups; g++)
+        start[g + 1] += start[g];
+    for (size_t i = 0; i < n; i++)
+        order[start[gid[i]]++] = (uint32_t)i;
+    for (size_t g = ngroups; g > 0; g--)
+        start[g] = start[g - 1];
+    start[0] = 0;
+}
+
+struct col_items {
+    uint32_t *gid, *order, *start;
+    uint64_t *val;
+    uint8_t *err;
+};
+
+static int col_items_alloc(struct col_items *it, size_t n)
+{
+    it->gid = malloc(n * sizeof *it->gid + 1);
+    it->order = malloc(n * sizeof *it->order + 1);
+    it->start = malloc((n + 1) * sizeof *it->start);
+    it->val = malloc(n * sizeof *it->val + 1);
+    it->err = malloc(n + 1);
+    return it->gid && it->order && it->start && it->val && it->err ? 0 : SL_ENOMEM;
+}
+
+static void col_items_free(struct col_items *it)
+{
+    free(it->gid);
+    free(it->order);
+    free(it->start);
+    free(it->val);
+    free(it->err);
+}
+
+/* Builds one operand per group and emits it.  name(ctx, ref, &len) turns
+ * a group's string ref into bytes. */
+typedef const char *(*col_name_fn)(void *ctx, uint32_t ref, size_t *len);
+
+static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items *it, size_t n,
+                           int with_tail, col_name_fn name, void *nctx, col_rollup_emit_fn emit,
+                           void *arg)
+{
+    slc_hist *h = col_scratch_hist();
+    uint8_t key[1 + 8 + 256 + 256 + 1];
+
+    if (h == NULL)
+        return SL_ENOMEM;
+    col_order_by_group(it->gid, n, g->n, it->order, it->start);
+    for (size_t gi = 0; gi < g->n; gi++) {
+        const struct col_gkey *k = &g->keys[gi];
+        uint64_t errors = 0;
+        size_t klen = 0, alen, blen, vlen = 0;
+        const char *a = name(nctx, k->a, &alen), *b = name(nctx, k->b, &blen);
+        uint8_t *val;
+
+        for (size_t i = it->start[gi]; i < it->start[gi + 1]; i++) {
+            slc_hist_add(h, it->val[it->order[i]], 1);
+            errors += it->err[it->order[i]];
+        }
+        key[klen++] = type;
+        be64_put(key + klen, k->minute);
+        klen += 8;
+        klen += col_rollup_put_name(key + klen, a, alen);
+        klen += col_rollup_put_name(key + klen, b, blen);
+        if (with_tail)
+            key[klen++] = k->tail;
+        val = col_rollup_encode(it->start[gi + 1] - it->start[gi], errors, h, &vlen);
+        col_hist_clear(h, it->val, it->order, it->start[gi], it->start[gi + 1]);
+        if (val == NULL)
+            return SL_ENOMEM;
+        emit(arg, key, klen, val, vlen);
+        free(val);
+    }
+    return 0;
+}
+
+static const char *col_batch_name(void *ctx, uint32_t ref, size_t *len)
+{
+    const slc_batch *b = ctx;
+    *len = b->strs[ref].len;
+    return b->strs[ref].ptr;
+}
+
+static const char *col_tracker_name(void *ctx, uint32_t ref, size_t *len)
+{
+    const char *s = col_edges_name(ctx, (uint16_t)ref);
+    *len = strlen(s);
+    return s;
+}
+
+static const char *col_empty_name(void *ctx, uint32_t ref, size_t *len)
+{
+    (void)ctx;
+    (void)ref;
+    *len = 0;
+    return "";
+}
+
+static const char *col_svc_or_empty(void *ctx, uint32_t ref, size_t *len)
+{
+    return ref == UINT32_MAX ? col_empty_name(ctx, ref, len) : col_batch_name(ctx, ref, len);
+}
+
+int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, size_t nev,
+                     col_rollup_emit_fn emit, void *arg)
+{
+    size_t n = b->nspans > b->nlogs ? b->nspans : b->nlogs;
+    struct col_groups g = {0};
+    struct col_items it = {0};
+    int rv;
+
+    if (nev > n)
+        n = nev;
+    if (n == 0)
+        return 0;
+    rv = col_items_alloc(&it, n);
+    if (rv != 0)
+        goto out;
+    if (b->nspans > 0) {
+        rv = col_groups_init(&g, b->nspans);
+        if (rv != 0)
+            goto out;
+        for (uint32_t i = 0; i < b->nspans; i++) {
+            const slc_span *sp = &b->spans[i];
+            struct col_gkey k = {sp->service, sp->name, sp->kind,
+                                 sp->start_ns - sp->start_ns % COL_MINUTE_NS};
+            it.gid[i] = col_groups_id(&g, &k);
+            it.val[i] = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+            it.err[i] = sp->status == SLC_STATUS_ERROR;
+        }
+        rv = col_emit_groups(COL_RK_RED, &g, &it, b->nspans, 1, col_batch_name, (void *)b, emit,
+                             arg);
+        col_groups_free(&g);
+        memset(&g, 0, sizeof g);
+        if (rv != 0)
+            goto out;
+    }
+    if (b->nlogs > 0) {
+        rv = col_groups_init(&g, b->nlogs);
+        if (rv != 0)
+            goto out;
+        for (uint32_t i = 0; i < b->nlogs; i++) {
+            const slc_log *l = &b->logs[i];
+            uint8_t cls = (uint8_t)(l->level >= 1 ? (l->level - 1) / 4 : 0);
+            struct col_gkey k = {l->service, UINT32_MAX, cls,
+                                 l->time_ns - l->time_ns % COL_MINUTE_NS};
+            it.gid[i] = col_groups_id(&g, &k);
+            it.val[i] = 0;
+            it.err[i] = l->level >= SLC_LVL_ERROR;
+        }
+        rv = col_emit_groups(COL_RK_LOG, &g, &it, b->nlogs, 1, col_svc_or_empty, (void *)b, emit,
+                             arg);
+        col_groups_free(&g);
+        memset(&g, 0, sizeof g);
+        if (rv != 0)
+            goto out;
+    }
+    if (nev > 0) {
+        rv = col_groups_init(&g, nev);
+        if (rv != 0)
+            goto out;
+        for (size_t i = 0; i < nev; i++) {
+            struct col_gkey k = {evs[i].caller, evs[i].callee, 0, evs[i].minute_ns};
+            it.gid[i] = col_groups_id(&g, &k);
+            it.val[i] = evs[i].dur_ns;
+            it.err[i] = evs[i].error;
+        }
+        rv = col_emit_groups(COL_RK_EDGE, &g, &it, nev, 0, col_tracker_name, t, emit, arg);
+    }
+out:
+    col_groups_free(&g);
+    col_items_free(&it);
+    return rv;
+}
+
+/* ---- the edge tracker --------------------------------------------------------- */
+
+#define COL_EDGE_PROBE 8
+#define COL_EDGE_MAX_SVC 4096
+
+struct col_recent {
+    uint64_t span;   /* 0 = empty */
+    uint16_t svc;
+};
+
+struct col_pending {
+    uint64_t parent; /* 0 = empty */
+    uint64_t minute_ns;
+    uint64_t dur_ns;
+    uint16_t svc;
+    uint8_t error;
+};
+
+struct col_edges {
+    pthread_mutex_t mu;
+    struct col_recent *recent;
+    struct col_pending *pending;
+    size_t mask, pmask;
+    size_t clock; /* round-robin victim when a probe chain is full */
+    char *names[COL_EDGE_MAX_SVC];
+    uint16_t nnames;
+};
+
+col_edges *col_edges_new(size_t slots)
+{
+    col_edges *t = calloc(1, sizeof *t);
+    size_t cap = 1024;
+
+    if (slots == 0)
+        slots = (size_t)1 << 20;
+    while (cap < slots)
+        cap <<= 1;
+    if (t == NULL)
+        return NULL;
+    pthread_mutex_init(&t->mu, NULL);
+    t->recent = calloc(cap, sizeof *t->recent);
+    t->pending = calloc(cap / 4, sizeof *t->pending);
+    t->mask = cap - 1;
+    t->pmask = cap / 4 - 1;
+    if (t->recent == NULL || t->pending == NULL) {
+        col_edges_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void col_edges_free(col_edges *t)
+{
+    if (t == NULL)
+        return;
+    for (unsigned i = 0; i < t->nnames; i++)
+        free(t->names[i]);
+    free(t->recent);
+    free(t->pending);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
+
+size_t col_edges_bytes(const col_edges *t)
+{
+    return (t->mask + 1) * sizeof *t->recent + (t->pmask + 1) * sizeof *t->pending;
+}
+
+const char *col_edges_name(col_edges *t, uint16_t id)
+{
+    return id < t->nnames ? t->names[id] : "";
+}
+
+static uint64_t col_id64(const uint8_t id[8])
+{
+    uint64_t v;
+    memcpy(&v, id, 8);
+    return v;
+}
+
+static size_t col_mix(uint64_t v)
+{
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdULL;
+    v ^= v >> 33;
+    return (size_t)v;
+}
+
+/* Service name -> id; names beyond the table's capacity share id 0xffff
+ * (their edges are dropped).  Called with the mutex held. */
+static uint16_t col_svc_id(col_edges *t, const slc_str *s)
+{
+    for (unsigned i = 0; i < t->nnames; i++)
+        if (strlen(t->names[i]) == s->len && memcmp(t->names[i], s->ptr, s->len) == 0)
+            return (uint16_t)i;
+    if (t->nnames >= COL_EDGE_MAX_SVC - 1 || s->len > COL_RK_NAME_MAX)
+        return 0xffff;
+    t->names[t->nnames] = strndup(s->ptr, s->len);
+    if (t->names[t->nnames] == NULL)
+        return 0xffff;
+    return t->nnames++;
+}
+
+static void col_recent_put(col_edges *t, uint64_t span, uint16_t svc)
+{
+    size_t h = col_mix(span);
+    for (int p = 0; p < COL_EDGE_PROBE; p++) {
+        struct col_recent *r = &t->recent[(h + (size_t)p) & t->mask];
+        if (r->span == 0 || r->span == span) {
+            r->span = span;
+            r->svc = svc;
+            return;
+        }
+    }
+    t->recent[(h + t->clock++ % COL_EDGE_PROBE) & t->mask] = (struct col_recent){span, svc};
+}
+
+static int col_recent_get(const col_edges *t, uint64_t span, uint16_t *svc)
+{
+    size_t h = col_mix(span);
+    for (int p = 0; p < COL_EDGE_PROBE; p++) {
+        const struct col_recent *r = &t->recent[(h + (size_t)p) & t->mask];
+        if (r->span == span) {
+            *svc = r->svc;
+            return 1;
+        }
+        if (r->span == 0)
+            return 0;
+    }
+    return 0;
+}
+
+static void col_pending_put(col_edges *t, const struct col_pending *pe)
+{
+    size_t h = col_mix(pe->parent);
+    for (int p = 0; p < COL_EDGE_PROBE; p++) {
+        struct col_pending *e = &t->pending[(h + (size_t)p) & t->pmask];
+        if (e->parent == 0) {
+            *e = *pe;
+            return;
+        }
+    }
+    t->pending[(h + t->clock++ % COL_EDGE_PROBE) & t->pmask] = *pe;
+}
+
+struct col_evbuf {
+    col_edge_ev *v;
+    size_t n, cap;
+};
+
+static int col_ev_push(struct col_evbuf *b, const col_edge_ev *e)
+{
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 64;
+        col_edge_ev *nv = realloc(b->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return SL_ENOMEM;
+        b->v = nv;
+        b->cap = nc;
+    }
+    b->v[b->n++] = *e;
+    return 0;
+}
+
+int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_t *nev)
+{
+    struct col_evbuf out = {0};
+    uint16_t *svc = NULL;
+    int rv = 0;
+
+    if (b->nspans == 0) {
+        *evs = NULL;
+        *nev = 0;
+        return 0;
+    }
+    svc = malloc(b->nspans * sizeof *svc);
+    if (svc == NULL)
+        return SL_ENOMEM;
+    pthread_mutex_lock(&t->mu);
+    /* The whole frame first, so a parent later in the same frame is found. */
+    for (uint32_t i = 0, prev = UINT32_MAX; i < b->nspans; i++) {
+        const slc_span *sp = &b->spans[i];
+        svc[i] = sp->service == prev && i > 0 ? svc[i - 1] : col_svc_id(t, &b->strs[sp->service]);
+        prev = sp->service;
+        if (col_id64(sp->span_id) != 0)
+            col_recent_put(t, col_id64(sp->span_id), svc[i]);
+    }
+    for (uint32_t i = 0; i < b->nspans && rv == 0; i++) {
+        const slc_span *sp = &b->spans[i];
+        uint64_t parent = col_id64(sp->parent_id), self = col_id64(sp->span_id);
+        uint64_t dur = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+        uint16_t psvc;
+
+        /* Children that arrived before this span. */
+        if (self != 0) {
+            size_t h = col_mix(self);
+            for (int p = 0; p < COL_EDGE_PROBE && rv == 0; p++) {
+                struct col_pending *e = &t->pending[(h + (size_t)p) & t->pmask];
+                if (e->parent != self)
+                    continue;
+                if (e->svc != svc[i] && e->svc != 0xffff && svc[i] != 0xffff) {
+                    col_edge_ev ev = {svc[i], e->svc, e->minute_ns, e->dur_ns, e->error};
+                    rv = col_ev_push(&out, &ev);
+                }
+                e->parent = 0;
+            }
+        }
+        if (parent == 0 || rv != 0)
+            continue;
+        if (col_recent_get(t, parent, &psvc)) {
+            if (psvc != svc[i] && psvc != 0xffff && svc[i] != 0xffff) {
+                col_edge_ev ev = {psvc, svc[i], sp->start_ns - sp->start_ns % COL_MINUTE_NS, dur,
+                                  sp->status == SLC_STATUS_ERROR};
+                rv = col_ev_push(&out, &ev);
+            }
+        } else {
+            struct col_pending pe = {parent, sp->start_ns - sp->start_ns % COL_MINUTE_NS, dur,
+                                     svc[i], sp->status == SLC_STATUS_ERROR};
+            col_pending_put(t, &pe);
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    free(svc);
+    if (rv != 0) {
+        free(out.v);
+        return rv;
+    }
+    *evs = out.v;
+    *nev = out.n;
+    return 0;
+}

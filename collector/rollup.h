@@ -1,0 +1,127 @@
+/*
+ * rollup.h - per-minute aggregates: their key and value codec, the merge of
+ * values (run by RocksDB's merge operator in store.c), the grouping of one
+ * decoded frame into merge operands, and the edge tracker that pairs
+ * parent and child spans of different services across frames.
+ *
+ * No RocksDB here: store.c feeds the operands this file produces into the
+ * frame's WriteBatch (so an aggregate delta commits atomically with its
+ * frame and its dedupe row: exactly once, also across kill -9) and calls
+ * col_rollup_merge() from the merge operator.  Layout in docs/storage.md.
+ */
+#ifndef COL_ROLLUP_H
+#define COL_ROLLUP_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slc_hist.h"
+#include "slc_wire.h"
+
+#define COL_MINUTE_NS 60000000000ULL
+
+/* Key types of the rollup column family (first key byte). */
+#define COL_RK_RED 'r'  /* r | be64 minute | svc | op | kind */
+#define COL_RK_EDGE 'e' /* e | be64 minute | caller | callee */
+#define COL_RK_LOG 'l'  /* l | be64 minute | svc | level class */
+#define COL_RK_NAME_MAX 255
+
+#define COL_RV_VERSION 1
+
+/* A decoded aggregate value. */
+typedef struct col_rollup_val {
+    uint64_t count;
+    uint64_t errors;
+    slc_hist *hist; /* may be NULL when the caller does not want latencies */
+} col_rollup_val;
+
+/* ---- varints (LEB128), shared by the store's index values ---------------- */
+
+size_t col_varint_put(uint8_t *p, uint64_t v);
+/* Reads a varint from [*p, end); advances *p.  0 or -1 when malformed. */
+int col_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* ---- keys ---------------------------------------------------------------- */
+
+/* Writes a length-prefixed name (u8 length, cut at 255 bytes); returns the
+ * bytes written (at most 256). */
+size_t col_rollup_put_name(uint8_t *p, const char *s, size_t len);
+
+/* Splits a rollup key: type, minute, then names a and b (op/callee), and a
+ * trailing byte (kind for RED, level class for logs; 0 for edges).  Name
+ * pointers point into key.  0 or -1 when malformed. */
+typedef struct col_rollup_key {
+    uint8_t type;
+    uint64_t minute_ns;
+    const char *a, *b;
+    size_t alen, blen;
+    uint8_t tail;
+} col_rollup_key;
+int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k);
+
+/* ---- values -------------------------------------------------------------- */
+
+/* Decodes value v (version, count, errors, sparse histogram) and adds it
+ * into *acc (acc->hist may be NULL: latencies skipped).  0 or -1. */
+int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len);
+
+/* Encodes count, errors and h into a malloc'd buffer owned by the caller.
+ * NULL when out of memory. */
+uint8_t *col_rollup_encode(uint64_t count, uint64_t errors, const slc_hist *h, size_t *len);
+
+/* The merge operator's work: existing (may be NULL) plus every operand,
+ * into one new malloc'd value.  Malformed operands are skipped (a value
+ * written by a newer version is not worth failing a compaction for).
+ * NULL when out of memory. */
+uint8_t *col_rollup_merge(const uint8_t *existing, size_t elen, const char *const *ops,
+                          const size_t *oplens, int nops, size_t *outlen);
+
+/* ---- one frame into merge operands ----------------------------------------- */
+
+/* Called once per operand; key/value are valid only during the call. */
+typedef void (*col_rollup_emit_fn)(void *arg, const uint8_t *key, size_t klen,
+                                   const uint8_t *val, size_t vlen);
+
+/* An edge found by the tracker: caller and callee service names (borrowed
+ * from the tracker until the next tracker call), the child span's start
+ * minute, duration and error flag. */
+typedef struct col_edge_ev {
+    uint16_t caller, callee; /* tracker service ids */
+    uint64_t minute_ns;
+    uint64_t dur_ns;
+    uint8_t error;
+} col_edge_ev;
+
+typedef struct col_edges col_edges;
+
+/* Emits the RED and log-count operands of batch b (grouped by service,
+ * operation, kind and minute; by service, level class and minute) and the
+ * edge operands of evs[0..nev) (names resolved through t).  Returns 0 or
+ * SL_ENOMEM. */
+int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, size_t nev,
+                     col_rollup_emit_fn emit, void *arg);
+
+/* ---- the edge tracker ---------------------------------------------------------
+ * Remembers span id -> service of recent spans and children whose parent
+ * has not arrived yet, both in fixed-size tables (memory is bounded; the
+ * oldest entries are overwritten), so a parent and a child that arrive in
+ * different frames, in either order, still make one edge. */
+
+/* slots: table size (rounded up to a power of two; 0 = 1M).  NULL on OOM. */
+col_edges *col_edges_new(size_t slots);
+void col_edges_free(col_edges *t);
+
+/* Records the spans of b and finds the edges they complete.  On success
+ * *evs is a malloc'd array of *nev events owned by the caller (free()).
+ * Thread-safe (one mutex; the work is a few hash probes per span). */
+int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_t *nev);
+
+/* The name of service id (NUL-terminated, owned by the tracker; names are
+ * never removed, so the pointer stays valid until col_edges_free()). */
+const char *col_edges_name(col_edges *t, uint16_t id);
+
+/* Bytes held by the tracker's tables. */
+size_t col_edges_bytes(const col_edges *t);
+
+#endif /* COL_ROLLUP_H */
