@@ -175,14 +175,15 @@ typedef struct sl_config {
     int min_level;         /* sl_level; logs below it cost one compare;
                             * default SL_LEVEL_INFO ($SIGHTLINE_LOG_LEVEL) */
 
-    uint32_t batch_bytes;     /* cut a frame at about this many raw bytes; 64 KiB
+    uint32_t batch_bytes;     /* cut a frame at about this many raw bytes; 1 MiB
+                               * (the collector's cost is mostly per frame)
                                * ($SIGHTLINE_BATCH_BYTES) */
     uint32_t batch_delay_ms;  /* ...or when its oldest item is this old; 200
                                * ($SIGHTLINE_BATCH_DELAY_MS) */
     size_t memory_budget;     /* bytes for queued items and unacked frames; 32 MiB
                                * ($SIGHTLINE_MEMORY_BUDGET) */
-    uint32_t thread_queue;    /* finished items per thread awaiting the exporter
-                               * (rounded up to a power of two); 16384 */
+    uint32_t thread_queue;    /* items per thread awaiting the exporter, counted at
+                               * 128 bytes each (64 KiB segments); 16384 */
     uint32_t ack_timeout_ms;  /* wait this long for an ack before retrying; 5000 */
     uint32_t retry_min_ms;    /* first retry backoff; 100 */
     uint32_t retry_max_ms;    /* backoff cap; 5000 */
@@ -190,6 +191,16 @@ typedef struct sl_config {
     uint32_t breaker_open_ms; /* how long the breaker stays open; 10000 */
     uint32_t max_attr_value;  /* longer string values are truncated; 4096 */
     uint32_t max_item_bytes;  /* attributes+events of one span or log; 32768 */
+    int compression;          /* frames: 0 = auto (default): no compression for ipc://
+                               * and loopback tcp, where bandwidth is free and zlib
+                               * costs the host most of the exporter's CPU; zlib
+                               * level 1 for any other host.  -1 = never, 1..9 =
+                               * always at that zlib level
+                               * ($SIGHTLINE_COMPRESSION = auto|none|1..9) */
+    uint32_t stats_interval_ms; /* send the SDK's counters to the collector as a
+                               * "sightline.sdk.stats" log record this often and at
+                               * shutdown (docs/sdk.md); 0 = default 10000,
+                               * UINT32_MAX = never */
 } sl_config;
 
 /* Fills *c with the defaults above (no environment).  Never fails. */

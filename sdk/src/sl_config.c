@@ -18,7 +18,7 @@ void sl_config_default(sl_config *c)
     c->sample_ratio = 1.0;
     c->parent_based = 1;
     c->min_level = SL_LEVEL_INFO;
-    c->batch_bytes = 64u << 10;
+    c->batch_bytes = 1u << 20;
     c->batch_delay_ms = 200;
     c->memory_budget = (size_t)32 << 20;
     c->thread_queue = 16384;
@@ -148,6 +148,18 @@ int sl_config_from_env(sl_config *c, char *err, size_t errlen)
         return rc;
     if (rc == 0)
         c->memory_budget = (size_t)u;
+    if ((v = getenv("SIGHTLINE_COMPRESSION")) != NULL && *v != '\0') {
+        if (strcasecmp(v, "auto") == 0)
+            c->compression = 0;
+        else if (strcasecmp(v, "none") == 0 || strcmp(v, "0") == 0)
+            c->compression = -1;
+        else if (v[0] >= '1' && v[0] <= '9' && v[1] == '\0')
+            c->compression = v[0] - '0';
+        else
+            return cfg_fail(err, errlen,
+                            "SIGHTLINE_COMPRESSION=\"%s\": expected auto, none or a zlib level 1..9",
+                            v);
+    }
     if ((rc = env_u64("SIGHTLINE_ACK_TIMEOUT_MS", 10, 600000, &u, err, errlen)) < 0)
         return rc;
     if (rc == 0)

@@ -1,16 +1,19 @@
 /*
  * sl_exporter.c - the background half of the SDK.
  *
- * Two threads, so that a slow or dead collector never stops the rings from
- * being drained (a drained ring is what keeps the host's hot path free):
+ * Two threads, so that a slow or dead collector never stops the queues from
+ * being drained (a drained queue is what keeps the host's hot path free):
  *
- *  - the batcher polls every thread's ring, turns records into one
- *    slc_batch (spans and logs together), and cuts it into a zlib-1 frame
- *    at batch_bytes or batch_delay_ms; records go straight back to their
- *    threads.  When unacknowledged frames already fill their share of the
- *    memory budget, newly drained items are dropped and counted instead.
- *  - the sender sends the oldest frame, waits for its ack and either
- *    forgets it (STORED/DUPLICATE), drops it with the reason kept
+ *  - the batcher (sl-batcher) polls every thread's segment queue, converts
+ *    TSC ticks to Unix ns, turns records into one slc_batch (spans and logs
+ *    together, literal strings interned through a per-frame pointer
+ *    cache), and cuts it into a frame at batch_bytes or batch_delay_ms;
+ *    emptied segments go back to their threads.  Every stats_interval_ms it
+ *    adds the SDK's own counters as a "sightline.sdk.stats" log record.
+ *    When unacknowledged frames already fill their share of the memory
+ *    budget, newly drained items are dropped and counted instead.
+ *  - the sender (sl-sender) sends the oldest frame, waits for its ack and
+ *    either forgets it (STORED/DUPLICATE), drops it with the reason kept
  *    (REJECTED/UNAUTHORIZED), or keeps it and retries the same bytes later
  *    (RETRY, timeout, transport error) with exponential backoff, full
  *    jitter and a circuit breaker.
@@ -35,6 +38,93 @@ struct frame {
     uint32_t nspans, nlogs;
 };
 
+/* ---- ticks to Unix ns ---------------------------------------------------------- */
+
+/* The hot path stores raw TSC ticks; they become Unix ns here, at drain
+ * time, from an anchor pair (tsc, realtime ns) refreshed every 100 ms and a
+ * rate measured over a window of up to a minute.  Items are converted a few
+ * ms after they were recorded, so the anchor is always close and the error
+ * stays far below a microsecond.  Without the TSC, ticks already are ns. */
+struct sl_clock {
+    int use_tsc;
+    uint64_t base_tsc, base_ns; /* start of the rate window */
+    uint64_t tsc, ns;           /* the anchor                */
+    double ns_per_tick;
+};
+
+static void clk_sample(uint64_t *tsc, uint64_t *ns)
+{
+    /* Bracket the clock read with two rdtsc and keep the tightest of a few
+     * tries: a preemption in the middle would skew the pair. */
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint64_t t1 = sl__ticks();
+        uint64_t n = slc_now_ns();
+        uint64_t t2 = sl__ticks();
+        if (t2 - t1 < best) {
+            best = t2 - t1;
+            *tsc = t1 + (t2 - t1) / 2;
+            *ns = n;
+        }
+    }
+}
+
+static void clk_init(struct sl_clock *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->use_tsc = sl__g.use_tsc;
+    if (!c->use_tsc)
+        return;
+    clk_sample(&c->base_tsc, &c->base_ns);
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    clk_sample(&c->tsc, &c->ns);
+    c->ns_per_tick = c->tsc > c->base_tsc
+                         ? (double)(c->ns - c->base_ns) / (double)(c->tsc - c->base_tsc)
+                         : 1.0;
+}
+
+static void clk_refresh(struct sl_clock *c)
+{
+    if (!c->use_tsc)
+        return;
+    uint64_t tsc, ns;
+    clk_sample(&tsc, &ns);
+    if (ns - c->ns < 100 * 1000 * 1000ull && ns >= c->ns)
+        return;
+    if (ns > c->base_ns && tsc > c->base_tsc) {
+        double r = (double)(ns - c->base_ns) / (double)(tsc - c->base_tsc);
+        /* A rate off by more than 1% means the wall clock was stepped:
+         * keep the old rate and start a new window. */
+        if (r > c->ns_per_tick * 0.99 && r < c->ns_per_tick * 1.01)
+            c->ns_per_tick = r;
+        else
+            c->base_tsc = tsc, c->base_ns = ns;
+    } else {
+        c->base_tsc = tsc, c->base_ns = ns;
+    }
+    if (ns - c->base_ns > 60ull * 1000 * 1000 * 1000)
+        c->base_tsc = c->tsc, c->base_ns = c->ns;
+    c->tsc = tsc;
+    c->ns = ns;
+}
+
+static inline uint64_t clk_to_ns(const struct sl_clock *c, uint64_t ticks)
+{
+    if (!c->use_tsc)
+        return ticks;
+    double d = (double)(int64_t)(ticks - c->tsc) * c->ns_per_tick;
+    return c->ns + (uint64_t)(int64_t)(d >= 0 ? d + 0.5 : d - 0.5);
+}
+
+#define SL_PCACHE 1024
+struct pcache {
+    const char *ptr;
+    size_t maxlen;
+    uint64_t gen;
+    uint32_t idx;
+};
+
 struct sl_exporter {
     pthread_mutex_t mu;
     pthread_cond_t cv_batch, cv_send, cv_done;
@@ -55,10 +145,17 @@ struct sl_exporter {
     slc_batch *b;
     uint64_t oldest_ns;
     size_t est;
-    uint32_t bspans, blogs;
+    uint32_t bspans, blogs, bstats;
+    uint64_t stats_due_ns; /* when the next sightline.sdk.stats record is due */
+    char instance[17];     /* hex id of this SDK run, for the stats record */
     uint32_t service_idx;
     char *scratch;
     size_t scratch_cap;
+    struct sl_clock clk;
+    uint64_t batch_gen; /* bumped per batch: invalidates pc[] */
+    int zlevel;         /* zlib level of frames, 0 = none */
+    uint32_t stats_interval_ms; /* 0: no stats records */
+    struct pcache *pc;  /* SL_PCACHE entries */
     uint64_t rng[4];
 };
 
@@ -94,15 +191,6 @@ void sl__exp_stats(sl_stats *st)
         st->spans_dropped_by[i] += atomic_load(&xs.drop_spans[i]);
         st->logs_dropped_by[i] += atomic_load(&xs.drop_logs[i]);
     }
-}
-
-void sl__exp_wake(void)
-{
-    struct sl_exporter *e = sl__g.exp;
-    /* Signalling without the mutex is allowed; a missed wake-up only costs
-     * the batcher's next poll. */
-    if (e != NULL)
-        pthread_cond_signal(&e->cv_batch);
 }
 
 void sl__exp_atfork_child(void)
@@ -183,32 +271,75 @@ static int intern_clean(struct sl_exporter *e, const char *s, size_t len, uint32
     return slc_batch_intern(e->b, e->scratch, o, idx);
 }
 
+/* Interns a literal string the hot path stored as a pointer (at most
+ * maxlen bytes of it).  A direct-mapped cache keyed by (pointer, maxlen),
+ * valid for the current batch only, turns the repeats - nearly every key
+ * of every span - into one compare instead of a hash of the bytes. */
+static int intern_ptr(struct sl_exporter *e, const uint8_t *at, size_t maxlen, uint32_t *idx)
+{
+    const char *s;
+    memcpy(&s, at, sizeof(s));
+    uintptr_t v = (uintptr_t)s;
+    struct pcache *c = &e->pc[(v ^ (v >> 7) ^ maxlen) & (SL_PCACHE - 1)];
+    if (c->ptr == s && c->maxlen == maxlen && c->gen == e->batch_gen) {
+        *idx = c->idx;
+        return SL_OK;
+    }
+    int rc = intern_clean(e, s, strnlen(s, maxlen), idx);
+    if (rc == SL_OK) {
+        c->ptr = s;
+        c->maxlen = maxlen;
+        c->gen = e->batch_gen;
+        c->idx = *idx;
+    }
+    return rc;
+}
+
 /* Adds one ATTR entry at p (bounded by end); returns bytes consumed or 0. */
 static size_t add_attr_entry(struct sl_exporter *e, const uint8_t *p, const uint8_t *end, int *rc)
 {
-    if (end - p < 4 || p[0] != SL_T_ATTR)
+    if (end - p < 2 || p[0] != SL_T_ATTR)
         return 0;
-    uint8_t type = p[1];
-    size_t klen = get16(p + 2), n = 4 + klen;
-    if ((size_t)(end - p) < n)
-        return 0;
+    uint8_t tb = p[1], type = tb & SL_A_TYPE;
     slc_attr a;
     memset(&a, 0, sizeof(a));
-    a.type = type;
-    if ((*rc = intern_clean(e, (const char *)p + 4, klen, &a.key)) != 0)
-        return 0;
+    size_t n;
+    if (tb & SL_A_KPTR) {
+        if (end - p < 10)
+            return 0;
+        if ((*rc = intern_ptr(e, p + 2, SL_MAX_KEY, &a.key)) != 0)
+            return 0;
+        n = 10;
+    } else {
+        if (end - p < 4)
+            return 0;
+        size_t klen = get16(p + 2);
+        n = 4 + klen;
+        if ((size_t)(end - p) < n)
+            return 0;
+        if ((*rc = intern_clean(e, (const char *)p + 4, klen, &a.key)) != 0)
+            return 0;
+    }
     const uint8_t *v = p + n;
     switch (type) {
     case SL_ATTR_STR: {
-        if (end - v < 4)
-            return 0;
-        size_t vl = get32(v);
-        if ((size_t)(end - v) < 4 + vl)
-            return 0;
-        if ((*rc = intern_clean(e, (const char *)v + 4, vl, &a.v.str)) != 0)
-            return 0;
+        if (tb & SL_A_VPTR) {
+            if (end - v < 8)
+                return 0;
+            if ((*rc = intern_ptr(e, v, sl__g.cfg.max_attr_value, &a.v.str)) != 0)
+                return 0;
+            n += 8;
+        } else {
+            if (end - v < 4)
+                return 0;
+            size_t vl = get32(v);
+            if ((size_t)(end - v) < 4 + vl)
+                return 0;
+            if ((*rc = intern_clean(e, (const char *)v + 4, vl, &a.v.str)) != 0)
+                return 0;
+            n += 4 + vl;
+        }
         a.type = SLC_V_STR;
-        n += 4 + vl;
         break;
     }
     case SL_ATTR_INT:
@@ -258,6 +389,10 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
     case SL_T_BODY:
         n = left >= 5 ? 5 + (size_t)get32(p + 1) : 0;
         break;
+    case SL_T_NAME_P:
+    case SL_T_BODY_P:
+        n = 9;
+        break;
     case SL_T_EVENT:
         n = left >= 13 ? 13 + (size_t)get16(p + 11) : 0;
         break;
@@ -265,14 +400,23 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
         n = 27;
         break;
     case SL_T_ATTR: {
-        if (left < 4)
+        if (left < 2)
             return 0;
-        size_t k = 4 + get16(p + 2);
+        size_t k;
+        if (p[1] & SL_A_KPTR)
+            k = 10;
+        else if (left < 4)
+            return 0;
+        else
+            k = 4 + get16(p + 2);
         if (left < k)
             return 0;
-        switch (p[1]) {
+        switch (p[1] & SL_A_TYPE) {
         case SL_ATTR_STR:
-            n = left >= k + 4 ? k + 4 + get32(p + k) : 0;
+            if (p[1] & SL_A_VPTR)
+                n = k + 8;
+            else
+                n = left >= k + 4 ? k + 4 + get32(p + k) : 0;
             break;
         case SL_ATTR_INT:
         case SL_ATTR_DOUBLE:
@@ -294,10 +438,10 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
 
 /* Converts one record into the batch.  SL_OK or SL_ENOMEM (the record is
  * then counted as dropped by the caller). */
-static int add_record(struct sl_exporter *e, const struct sl_span *r)
+static int add_record(struct sl_exporter *e, const struct sl_rec *r)
 {
     const uint8_t *p = r->data, *end = r->data + r->used;
-    const uint8_t *name = NULL, *msg = NULL, *body = NULL;
+    const uint8_t *name = NULL, *msg = NULL, *body = NULL, *name_p = NULL, *body_p = NULL;
     size_t name_len = 0, msg_len = 0, body_len = 0;
     uint32_t attr_first = e->b->nattrs;
     int rc = 0;
@@ -311,6 +455,14 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
         case SL_T_NAME:
             name = p + 3;
             name_len = n - 3;
+            name_p = NULL;
+            break;
+        case SL_T_NAME_P:
+            name_p = p + 1;
+            name = NULL;
+            break;
+        case SL_T_BODY_P:
+            body_p = p + 1;
             break;
         case SL_T_STATUS:
             msg = p + 3;
@@ -376,7 +528,7 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
     if (r->what == SL_REC_LOG) {
         slc_log lg;
         memset(&lg, 0, sizeof(lg));
-        lg.time_ns = r->start_ns;
+        lg.time_ns = clk_to_ns(&e->clk, r->start);
         lg.level = r->level;
         if (r->flags & SL_F_TRACED) {
             lg.flags = SLC_LOG_F_TRACE;
@@ -384,7 +536,11 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
             memcpy(lg.span_id, r->span_id, 8);
         }
         lg.service = e->service_idx;
-        if ((rc = intern_clean(e, body ? (const char *)body : "", body_len, &lg.body)) != 0)
+        if (body_p != NULL)
+            rc = intern_ptr(e, body_p, sl__g.cfg.max_item_bytes / 2, &lg.body);
+        else
+            rc = intern_clean(e, body ? (const char *)body : "", body_len, &lg.body);
+        if (rc != 0)
             return rc;
         lg.attr_first = attr_first;
         lg.attr_count = attr_count;
@@ -421,7 +577,7 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
         if (h[0] == SL_T_EVENT) {
             slc_event ev;
             memset(&ev, 0, sizeof(ev));
-            ev.time_ns = get64(h + 3);
+            ev.time_ns = clk_to_ns(&e->clk, get64(h + 3));
             if ((rc = intern_clean(e, (const char *)h + 13, n - 13, &ev.name)) != 0)
                 return rc;
             ev.attr_first = af;
@@ -448,13 +604,19 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
     sp.kind = r->kind;
     sp.status = r->status;
     sp.service = e->service_idx;
-    if ((rc = intern_clean(e, name ? (const char *)name : "", name_len, &sp.name)) != 0)
+    if (name_p != NULL)
+        rc = intern_ptr(e, name_p, 0xffff, &sp.name);
+    else
+        rc = intern_clean(e, name ? (const char *)name : "", name_len, &sp.name);
+    if (rc != 0)
         return rc;
     if (r->status == SL_STATUS_ERROR && msg != NULL &&
         (rc = intern_clean(e, (const char *)msg, msg_len, &sp.status_msg)) != 0)
         return rc;
-    sp.start_ns = r->start_ns;
-    sp.end_ns = r->end_ns;
+    sp.start_ns = clk_to_ns(&e->clk, r->start);
+    sp.end_ns = (r->flags & SL_F_END_NS) ? r->end : clk_to_ns(&e->clk, r->end);
+    if (sp.end_ns < sp.start_ns)
+        sp.end_ns = sp.start_ns;
     sp.attr_first = attr_first;
     sp.attr_count = attr_count;
     sp.event_first = ev_first;
@@ -470,7 +632,8 @@ static int add_record(struct sl_exporter *e, const struct sl_span *r)
 static int batch_begin(struct sl_exporter *e)
 {
     slc_batch_reset(e->b);
-    e->bspans = e->blogs = 0;
+    e->batch_gen++;
+    e->bspans = e->blogs = e->bstats = 0;
     e->est = 0;
     e->oldest_ns = 0;
     return slc_batch_intern(e->b, sl__g.service, strlen(sl__g.service), &e->service_idx);
@@ -487,12 +650,12 @@ static uint64_t pending_bytes(struct sl_exporter *e)
 /* Encodes the current batch into a frame and queues it for the sender. */
 static void cut(struct sl_exporter *e)
 {
-    if (e->bspans + e->blogs == 0)
+    if (e->bspans + e->blogs + e->bstats == 0)
         return;
     uint8_t *bytes = NULL;
     size_t len = 0;
     e->b->batch_id = e->batch_base + ++e->batch_ctr;
-    int rc = slc_wire_encode(e->b, 1, &bytes, &len);
+    int rc = slc_wire_encode(e->b, e->zlevel, &bytes, &len);
     if (rc != 0) {
         sl__exp_count_drop(SL_DROP_ENCODE, e->bspans, e->blogs);
         sl__set_last_error(rc, "encoding a frame of %u spans and %u logs failed: %s", e->bspans,
@@ -529,22 +692,125 @@ out:
         sl__set_last_error(SL_ENOMEM, "out of memory starting a new batch");
 }
 
-/* Drains every thread's ring into the batch; returns the number of items. */
-static size_t drain(struct sl_exporter *e)
+/* ---- self-observation: the sightline.sdk.stats record -------------------------- */
+
+/* Adds the SDK's counters to the batch as one log record (docs/sdk.md,
+ * "Self-observation on the wire"): body "sightline.sdk.stats", level
+ * INFO, one int attribute per counter, cumulative since sl_init, plus the
+ * run's instance id so a collector can keep the latest values per run and
+ * sum runs per service.  Wire format v1 has no field for this; a reserved
+ * log body needs no codec change.  It is not counted as a user log. */
+static inline int64_t i64(uint64_t v) { return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v; }
+
+static int add_stats(struct sl_exporter *e)
+{
+    static const char *reason[SL_DROP__COUNT] = {"budget", "queue", "rejected", "unauthorized",
+                                                 "shutdown", "encode"};
+    sl_stats st;
+    (void)sl_stats_get(&st);
+    struct kv {
+        const char *key;
+        int64_t v;
+    } kv[32 + 2 * SL_DROP__COUNT];
+    size_t n = 0;
+    kv[n++] = (struct kv){"sightline.sdk.spans.created", i64(st.spans_created)};
+    kv[n++] = (struct kv){"sightline.sdk.spans.unsampled", i64(st.spans_unsampled)};
+    kv[n++] = (struct kv){"sightline.sdk.spans.exported", i64(st.spans_exported)};
+    kv[n++] = (struct kv){"sightline.sdk.spans.dropped", i64(st.spans_dropped)};
+    kv[n++] = (struct kv){"sightline.sdk.logs.created", i64(st.logs_created)};
+    kv[n++] = (struct kv){"sightline.sdk.logs.exported", i64(st.logs_exported)};
+    kv[n++] = (struct kv){"sightline.sdk.logs.dropped", i64(st.logs_dropped)};
+    kv[n++] = (struct kv){"sightline.sdk.attrs.dropped", i64(st.attrs_dropped)};
+    kv[n++] = (struct kv){"sightline.sdk.frames.sent", i64(st.frames_sent)};
+    kv[n++] = (struct kv){"sightline.sdk.frames.acked", i64(st.frames_acked)};
+    kv[n++] = (struct kv){"sightline.sdk.frames.retried", i64(st.frames_retried)};
+    kv[n++] = (struct kv){"sightline.sdk.bytes.sent", i64(st.bytes_sent)};
+    kv[n++] = (struct kv){"sightline.sdk.memory.used", i64(st.memory_used)};
+    kv[n++] = (struct kv){"sightline.sdk.memory.budget", i64(st.memory_budget)};
+    kv[n++] = (struct kv){"sightline.sdk.breaker.open", st.breaker_open};
+    kv[n++] = (struct kv){"sightline.sdk.last_error", (int64_t)st.last_error};
+    kv[n++] = (struct kv){"sightline.sdk.interval_ms", i64(e->stats_interval_ms)};
+    char keys[2 * SL_DROP__COUNT][64];
+    for (int i = 0; i < SL_DROP__COUNT; i++) {
+        snprintf(keys[2 * i], sizeof(keys[0]), "sightline.sdk.spans.dropped.%s", reason[i]);
+        snprintf(keys[2 * i + 1], sizeof(keys[0]), "sightline.sdk.logs.dropped.%s", reason[i]);
+        kv[n++] = (struct kv){keys[2 * i], i64(st.spans_dropped_by[i])};
+        kv[n++] = (struct kv){keys[2 * i + 1], i64(st.logs_dropped_by[i])};
+    }
+    uint32_t first = e->b->nattrs;
+    int rc;
+    slc_attr a;
+    for (size_t i = 0; i < n; i++) {
+        memset(&a, 0, sizeof(a));
+        if ((rc = slc_batch_intern(e->b, kv[i].key, strlen(kv[i].key), &a.key)) != 0)
+            return rc;
+        a.type = SLC_V_INT;
+        a.v.i = kv[i].v;
+        if ((rc = slc_batch_add_attr(e->b, &a, NULL)) != 0)
+            return rc;
+    }
+    const char *skeys[3] = {"sightline.sdk.instance", "sightline.sdk.version",
+                            "sightline.sdk.last_error.message"};
+    char ver[32];
+    snprintf(ver, sizeof(ver), "%d.%d.%d", SL_VERSION_MAJOR, SL_VERSION_MINOR, SL_VERSION_PATCH);
+    const char *svals[3] = {e->instance, ver, st.last_error_msg};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2 && st.last_error == 0)
+            break;
+        memset(&a, 0, sizeof(a));
+        a.type = SLC_V_STR;
+        if ((rc = slc_batch_intern(e->b, skeys[i], strlen(skeys[i]), &a.key)) != 0 ||
+            (rc = intern_clean(e, svals[i], strlen(svals[i]), &a.v.str)) != 0 ||
+            (rc = slc_batch_add_attr(e->b, &a, NULL)) != 0)
+            return rc;
+    }
+    slc_log lg;
+    memset(&lg, 0, sizeof(lg));
+    lg.time_ns = slc_now_ns();
+    lg.level = SL_LEVEL_INFO;
+    lg.service = e->service_idx;
+    lg.attr_first = first;
+    lg.attr_count = e->b->nattrs - first;
+    if ((rc = slc_batch_intern(e->b, SL_STATS_BODY, strlen(SL_STATS_BODY), &lg.body)) != 0 ||
+        (rc = slc_batch_add_log(e->b, &lg, NULL)) != 0)
+        return rc;
+    if (e->bspans + e->blogs + e->bstats == 0)
+        e->oldest_ns = lg.time_ns;
+    e->bstats++;
+    return SL_OK;
+}
+
+static void maybe_stats(struct sl_exporter *e, int final)
+{
+    if (e->stats_interval_ms == 0)
+        return;
+    uint64_t now = slc_now_ns();
+    if (!final && now < e->stats_due_ns)
+        return;
+    e->stats_due_ns = now + (uint64_t)e->stats_interval_ms * 1000000ull;
+    if (add_stats(e) != SL_OK)
+        sl__set_last_error(SL_ENOMEM, "out of memory adding the sightline.sdk.stats record");
+}
+
+/* Drains one thread's queue into the batch, retiring every segment the
+ * producer has moved past.  Exporter thread only (it alone moves rseg). */
+static size_t drain_tb(struct sl_exporter *e, struct sl_tbuf *tb, int *full)
 {
     size_t total = 0;
-    /* Unacked frames may hold half the budget; beyond it, new items are
-     * dropped so records keep flowing back to their threads. */
-    int full = pending_bytes(e) > sl__g.budget / 2;
-    uint32_t n = atomic_load_explicit(&sl__g.ntbufs, memory_order_acquire);
-    for (uint32_t i = 0; i < n; i++) {
-        struct sl_tbuf *tb = sl__g.tbufs[i];
-        uint32_t t = atomic_load_explicit(&tb->tail, memory_order_relaxed);
-        uint32_t h = atomic_load_explicit(&tb->head, memory_order_acquire);
-        while (t != h) {
-            struct sl_span *r = tb->ring[t & tb->mask];
+    for (;;) {
+        struct sl_seg *s = tb->rseg;
+        uint32_t c = atomic_load_explicit(&s->committed, memory_order_acquire);
+        while (tb->rpos < c) {
+            const struct sl_rec *r = (const struct sl_rec *)(s->data + tb->rpos);
+            if (r->len < sizeof(*r) || r->len > c - tb->rpos || r->used > r->len - sizeof(*r)) {
+                /* Cannot happen unless memory was corrupted; skip the rest
+                 * of the segment rather than read out of it. */
+                sl__set_last_error(SL_EINVAL, "corrupt record in a thread queue (len %u)", r->len);
+                tb->rpos = c;
+                break;
+            }
             int is_span = r->what == SL_REC_SPAN;
-            if (full) {
+            if (*full) {
                 sl__exp_count_drop(SL_DROP_BUDGET, is_span, !is_span);
             } else {
                 if (e->bspans + e->blogs == 0)
@@ -553,19 +819,38 @@ static size_t drain(struct sl_exporter *e)
                     sl__exp_count_drop(SL_DROP_ENCODE, is_span, !is_span);
                 e->est += 48 + r->used;
             }
-            sl__rec_release(r);
-            t++;
+            tb->rpos += r->len;
             total++;
-            if ((total & 255) == 0)
-                atomic_store_explicit(&tb->tail, t, memory_order_release);
             if (e->est >= sl__g.cfg.batch_bytes) {
-                atomic_store_explicit(&tb->tail, t, memory_order_release);
                 cut(e);
-                full = pending_bytes(e) > sl__g.budget / 2;
+                *full = pending_bytes(e) > sl__g.budget / 2;
             }
         }
-        atomic_store_explicit(&tb->tail, t, memory_order_release);
+        struct sl_seg *nx = atomic_load_explicit(&s->next, memory_order_acquire);
+        if (nx == NULL)
+            break;
+        /* The producer commits its last record before linking next; one
+         * more look catches records committed after our first load. */
+        if (atomic_load_explicit(&s->committed, memory_order_acquire) != tb->rpos)
+            continue;
+        tb->rseg = nx;
+        tb->rpos = 0;
+        sl__seg_retire(tb, s);
     }
+    return total;
+}
+
+/* Drains every thread's queue into the batch; returns the number of items. */
+static size_t drain(struct sl_exporter *e)
+{
+    size_t total = 0;
+    /* Unacked frames may hold half the budget; beyond it, new items are
+     * dropped so the queues keep flowing and the host never blocks. */
+    int full = pending_bytes(e) > sl__g.budget / 2;
+    clk_refresh(&e->clk);
+    uint32_t n = atomic_load_explicit(&sl__g.ntbufs, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++)
+        total += drain_tb(e, sl__g.tbufs[i], &full);
     return total;
 }
 
@@ -574,6 +859,9 @@ static void *batcher_main(void *arg)
     struct sl_exporter *e = arg;
     uint64_t idle_ms = 1;
 
+    (void)pthread_setname_np(pthread_self(), "sl-batcher");
+    clk_init(&e->clk);
+
     pthread_mutex_lock(&e->mu);
     for (;;) {
         int stop = e->stop_batcher;
@@ -581,8 +869,9 @@ static void *batcher_main(void *arg)
         pthread_mutex_unlock(&e->mu);
 
         size_t n = drain(e);
+        maybe_stats(e, stop);
         uint64_t now = slc_now_ns();
-        if (e->bspans + e->blogs > 0 &&
+        if (e->bspans + e->blogs + e->bstats > 0 &&
             (stop || freq > e->flush_done ||
              now - e->oldest_ns >= (uint64_t)sl__g.cfg.batch_delay_ms * 1000000ull))
             cut(e);
@@ -601,8 +890,8 @@ static void *batcher_main(void *arg)
             idle_ms = 1;
         else if (idle_ms < 10)
             idle_ms++;
-        if (n > (size_t)sl__g.cfg.thread_queue / 4)
-            continue;
+        if (n >= 4096)
+            continue; /* busy: go round again at once */
         if (e->flush_req == freq && !e->stop_batcher)
             wait_until(&e->cv_batch, &e->mu, slc_now_ns() + idle_ms * 1000000ull);
     }
@@ -636,6 +925,8 @@ static void *sender_main(void *arg)
     uint64_t not_before = 0;
     char err[256];
     const sl_config *c = &sl__g.cfg;
+
+    (void)pthread_setname_np(pthread_self(), "sl-sender");
 
     pthread_mutex_lock(&e->mu);
     for (;;) {
@@ -758,11 +1049,27 @@ static void exp_free(struct sl_exporter *e)
     sl__tp_free(e->tp);
     slc_batch_free(e->b);
     free(e->scratch);
+    free(e->pc);
     pthread_cond_destroy(&e->cv_batch);
     pthread_cond_destroy(&e->cv_send);
     pthread_cond_destroy(&e->cv_done);
     pthread_mutex_destroy(&e->mu);
     free(e);
+}
+
+/* The compression level for an endpoint (sl_config.compression). */
+static int pick_zlevel(const char *url, int setting)
+{
+    if (setting < 0)
+        return 0;
+    if (setting > 0)
+        return setting;
+    static const char *local[] = {"ipc://", "inproc://", "tcp://127.", "tcp://localhost:",
+                                  "tcp://[::1]:", "tcp4://127.", "tcp6://[::1]:"};
+    for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+        if (strncmp(url, local[i], strlen(local[i])) == 0)
+            return 0;
+    return 1;
 }
 
 int sl__exp_start(char *err, size_t errlen)
@@ -782,10 +1089,17 @@ int sl__exp_start(char *err, size_t errlen)
     pthread_cond_init(&e->cv_send, &ca);
     pthread_cond_init(&e->cv_done, &ca);
     pthread_condattr_destroy(&ca);
+    e->zlevel = pick_zlevel(sl__g.endpoint, sl__g.cfg.compression);
+    e->stats_interval_ms = sl__g.cfg.stats_interval_ms == 0 ? 10000
+                           : sl__g.cfg.stats_interval_ms == UINT32_MAX ? 0
+                                                                      : sl__g.cfg.stats_interval_ms;
     sl__random_bytes(&e->batch_base, sizeof(e->batch_base));
     sl__random_bytes(e->rng, sizeof(e->rng));
     e->rng[0] |= 1;
-    if ((e->b = slc_batch_new()) == NULL || batch_begin(e) != 0) {
+    snprintf(e->instance, sizeof(e->instance), "%016llx", (unsigned long long)e->batch_base);
+    e->stats_due_ns = slc_now_ns() + (uint64_t)e->stats_interval_ms * 1000000ull;
+    if ((e->pc = calloc(SL_PCACHE, sizeof(*e->pc))) == NULL || (e->b = slc_batch_new()) == NULL ||
+        batch_begin(e) != 0) {
         snprintf(err, errlen, "out of memory");
         rc = SL_ENOMEM;
         goto fail;

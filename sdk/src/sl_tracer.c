@@ -1,92 +1,239 @@
 /*
- * sl_tracer.c - the SDK's hot path: thread buffers, item records, spans,
- * scopes, logs, sampling; plus sl_init/sl_shutdown and the counters.
+ * sl_tracer.c - the SDK's hot path: thread buffers, open-span slots, the
+ * per-thread segment queue, spans, scopes and logs.
  *
- * Every span or log call works on a record taken from the calling thread's
- * own free list and, when finished, is published with one release-store into
- * that thread's single-producer ring (see sl_internal.h for the flow).  No
- * global lock, no allocation once the free list is warm, no system call
- * other than the clock.
+ * Every span or log call works on a slot from the calling thread's own free
+ * list; a finished item is copied as one record into the thread's current
+ * queue segment and published with one release-store (sl_internal.h has
+ * the whole flow).  No global lock, no allocation once the thread is warm,
+ * no system call: the clock is the TSC where the kernel trusts it.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sl_internal.h"
-#include "slc_util.h"
 
-struct sl_global sl__g = {.reg_mu = PTHREAD_MUTEX_INITIALIZER};
 __thread struct sl_tls sl__tls __attribute__((tls_model("initial-exec")));
 
 /* The inert span handed out when nothing can be recorded: every call on it
  * is a no-op, so callers never need to check for NULL. */
 static struct sl_span sl_inert = {.flags = SL_F_INERT};
 
-static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_key_t tls_key;
-static int forked_child;
-
-/* Counters of thread buffers already freed (kept across shutdown so the
- * final numbers stay readable). */
-static struct {
-    uint64_t spans_created, spans_unsampled, logs_created, attrs_dropped;
-    uint64_t drop_budget_spans, drop_budget_logs, drop_queue_spans, drop_queue_logs;
-} retired;
-
-static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
-static int last_err;
-static char last_err_msg[256];
-
 /* Owner-only counter increment: a plain load+store is enough because only
  * the owning thread writes; readers see a slightly old value. */
 #define SL_INC(c) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + 1, \
                                         memory_order_relaxed)
 
-void sl__set_last_error(int err, const char *fmt, ...)
+/* ---- queue segments ----------------------------------------------------------- */
+
+static struct sl_seg *seg_alloc(uint32_t cap)
 {
-    va_list ap;
-    pthread_mutex_lock(&err_mu);
-    last_err = err;
-    va_start(ap, fmt);
-    vsnprintf(last_err_msg, sizeof(last_err_msg), fmt, ap);
-    va_end(ap);
-    pthread_mutex_unlock(&err_mu);
+    size_t bytes = sizeof(struct sl_seg) + cap;
+    if (atomic_fetch_add_explicit(&sl__g.mem_used, bytes, memory_order_relaxed) + bytes >
+        sl__g.budget) {
+        atomic_fetch_sub(&sl__g.mem_used, bytes);
+        return NULL;
+    }
+    struct sl_seg *s = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (s == NULL) {
+        atomic_fetch_sub(&sl__g.mem_used, bytes);
+        return NULL;
+    }
+    s->cap = cap;
+    s->free_next = NULL;
+    atomic_init(&s->next, NULL);
+    atomic_init(&s->committed, 0);
+    return s;
 }
 
-void sl__random_bytes(void *buf, size_t n)
+static void seg_free(struct sl_seg *s)
 {
-    uint8_t *p = buf;
-    size_t got = 0;
-    for (int tries = 0; got < n && tries < 8; tries++) {
-        ssize_t r = getrandom(p + got, n - got, GRND_NONBLOCK);
-        if (r > 0)
-            got += (size_t)r;
-        else if (r < 0 && errno != EINTR)
-            break;
-    }
-    if (got < n) {
-        /* No entropy yet (early boot): still unique per process and call. */
-        static _Atomic uint64_t ctr;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t s[4] = {(uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32),
-                         (uint64_t)ts.tv_sec ^ (uintptr_t)buf,
-                         atomic_fetch_add(&ctr, 1) + 0x9e3779b97f4a7c15ull, slc_now_ns()};
-        for (size_t i = got; i < n; i++)
-            p[i] = (uint8_t)(sl__rng_next(s) >> 56);
-    }
+    atomic_fetch_sub(&sl__g.mem_used, sizeof(struct sl_seg) + s->cap);
+    free(s);
 }
+
+void sl__seg_retire(struct sl_tbuf *tb, struct sl_seg *s)
+{
+    atomic_store_explicit(&tb->segs_back,
+                          atomic_load_explicit(&tb->segs_back, memory_order_relaxed) + 1,
+                          memory_order_release);
+    if (s->cap != SL_SEG_BYTES) {
+        seg_free(s); /* an oversized one, for one big item */
+        return;
+    }
+    /* One pusher (the exporter), one taker (the owner, which takes the
+     * whole stack at once): no ABA.  The owner frees extras beyond
+     * SL_SEG_KEEP, so the stack stays short. */
+    struct sl_seg *head = atomic_load_explicit(&tb->seg_returned, memory_order_relaxed);
+    do {
+        s->free_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&tb->seg_returned, &head, s,
+                                                    memory_order_release, memory_order_relaxed));
+}
+
+/* Why the producer could not get room. */
+#define SL_Q_FULL (-1)   /* the thread's queue holds max_segs segments */
+#define SL_Q_BUDGET (-2) /* the memory budget is spent                */
+
+/* Moves the producer to a fresh segment with room for need bytes.
+ * Owner thread only. */
+static int seg_next(struct sl_tbuf *tb, uint32_t need)
+{
+    uint64_t live = tb->segs_out - atomic_load_explicit(&tb->segs_back, memory_order_acquire);
+    if (live >= tb->max_segs)
+        return SL_Q_FULL;
+    struct sl_seg *s = NULL;
+    if (need <= SL_SEG_BYTES) {
+        if (tb->spare == NULL) {
+            struct sl_seg *r = atomic_exchange_explicit(&tb->seg_returned, NULL,
+                                                        memory_order_acquire);
+            while (r != NULL) {
+                struct sl_seg *nx = r->free_next;
+                if (tb->nspare < SL_SEG_KEEP) {
+                    r->free_next = tb->spare;
+                    tb->spare = r;
+                    tb->nspare++;
+                } else {
+                    seg_free(r);
+                }
+                r = nx;
+            }
+        }
+        if ((s = tb->spare) != NULL) {
+            tb->spare = s->free_next;
+            tb->nspare--;
+            s->free_next = NULL;
+            atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
+            atomic_store_explicit(&s->committed, 0, memory_order_relaxed);
+        } else if ((s = seg_alloc(SL_SEG_BYTES)) == NULL) {
+            return SL_Q_BUDGET;
+        }
+    } else if ((s = seg_alloc((need + 63) & ~63u)) == NULL) {
+        return SL_Q_BUDGET;
+    }
+    tb->segs_out++;
+    /* The release orders every record of the old segment (and its final
+     * committed) before the link the exporter checks. */
+    atomic_store_explicit(&tb->cur->next, s, memory_order_release);
+    tb->cur = s;
+    tb->pos = 0;
+    return 0;
+}
+
+/* Copies a finished slot into the queue.  0, SL_Q_FULL or SL_Q_BUDGET. */
+static inline int queue_push(struct sl_tbuf *tb, const struct sl_span *r)
+{
+    uint32_t need = sl__rec_len(r->used);
+    if (__builtin_expect(tb->cur->cap - tb->pos < need, 0)) {
+        int rc = seg_next(tb, need);
+        if (rc != 0)
+            return rc;
+    }
+    struct sl_seg *s = tb->cur;
+    struct sl_rec *h = (struct sl_rec *)(s->data + tb->pos);
+    h->len = need;
+    h->used = r->used;
+    h->what = r->what;
+    h->flags = r->flags;
+    h->kind = r->kind;
+    h->status = r->status;
+    h->level = r->level;
+    memcpy(h->trace_id, r->trace_id, 16 + 8 + 8 + 8 + 8); /* ids and times */
+    memcpy(h->data, r->data, r->used);
+    tb->pos += need;
+    atomic_store_explicit(&s->committed, tb->pos, memory_order_release);
+    return 0;
+}
+
+_Static_assert(offsetof(struct sl_span, end) + 8 - offsetof(struct sl_span, trace_id) == 48,
+               "slot ids and times are contiguous");
+_Static_assert(offsetof(struct sl_rec, end) + 8 - offsetof(struct sl_rec, trace_id) == 48,
+               "record ids and times are contiguous");
+_Static_assert(sizeof(struct sl_rec) == 64, "a record header is one cache line");
 
 /* ---- thread buffers ---------------------------------------------------------- */
 
-static void tls_destructor(void *v)
+static void slot_free_list(struct sl_span *r)
 {
-    (void)v;
+    while (r != NULL) {
+        struct sl_span *nx = r->next;
+        if (r->data != r->inline_data) {
+            free(r->data);
+            atomic_fetch_sub(&sl__g.mem_used, r->cap);
+        }
+        atomic_fetch_sub(&sl__g.mem_used, sizeof(*r));
+        free(r);
+        r = nx;
+    }
+}
+
+void sl__tbuf_free(struct sl_tbuf *tb)
+{
+    if (tb == NULL)
+        return;
+    slot_free_list(tb->free);
+    slot_free_list(atomic_exchange(&tb->returned, NULL));
+    /* The queue: from the exporter's segment to the producer's, linked. */
+    struct sl_seg *s = tb->rseg;
+    while (s != NULL) {
+        struct sl_seg *nx = atomic_load(&s->next);
+        seg_free(s);
+        s = nx;
+    }
+    s = tb->spare;
+    while (s != NULL) {
+        struct sl_seg *nx = s->free_next;
+        seg_free(s);
+        s = nx;
+    }
+    s = atomic_exchange(&tb->seg_returned, NULL);
+    while (s != NULL) {
+        struct sl_seg *nx = s->free_next;
+        seg_free(s);
+        s = nx;
+    }
+    atomic_fetch_sub(&sl__g.mem_used, sizeof(*tb));
+    free(tb);
+}
+
+/* Creates a thread buffer with its first segment, within the budget. */
+static struct sl_tbuf *tbuf_new(void)
+{
+    size_t bytes = sizeof(struct sl_tbuf);
+    if (atomic_fetch_add(&sl__g.mem_used, bytes) + bytes > sl__g.budget) {
+        atomic_fetch_sub(&sl__g.mem_used, bytes);
+        return NULL;
+    }
+    struct sl_tbuf *tb = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (tb == NULL) {
+        atomic_fetch_sub(&sl__g.mem_used, bytes);
+        return NULL;
+    }
+    memset(tb, 0, sizeof(*tb));
+    if ((tb->cur = seg_alloc(SL_SEG_BYTES)) == NULL) {
+        atomic_fetch_sub(&sl__g.mem_used, bytes);
+        free(tb);
+        return NULL;
+    }
+    tb->rseg = tb->cur;
+    tb->segs_out = 1;
+    uint64_t q = (uint64_t)sl__g.cfg.thread_queue * SL_ITEM_QUOTA;
+    tb->max_segs = (uint32_t)((q + SL_SEG_BYTES - 1) / SL_SEG_BYTES);
+    if (tb->max_segs < 2)
+        tb->max_segs = 2;
+    sl__random_bytes(tb->rng, sizeof(tb->rng));
+    if ((tb->rng[0] | tb->rng[1] | tb->rng[2] | tb->rng[3]) == 0)
+        tb->rng[0] = 1;
+    atomic_store(&tb->state, SL_TB_ACTIVE);
+    return tb;
+}
+
+/* Called (through a pthread key) when a thread that used the SDK exits. */
+void sl__tls_exit(void)
+{
     pthread_mutex_lock(&sl__g.reg_mu);
     struct sl_tbuf *tb = sl__tls.tb;
     if (tb != NULL && sl__tls.gen == atomic_load(&sl__g.gen))
@@ -96,25 +243,8 @@ static void tls_destructor(void *v)
     pthread_mutex_unlock(&sl__g.reg_mu);
 }
 
-static void atfork_child(void)
-{
-    /* The exporter threads do not exist in the child and nng does not
-     * survive fork, so the SDK turns itself off there: spans become inert,
-     * nothing blocks on a lock some parent thread held. */
-    forked_child = 1;
-    atomic_store(&sl__g.running, 0);
-    atomic_fetch_add(&sl__g.gen, 1);
-    pthread_mutex_init(&sl__g.reg_mu, NULL);
-    pthread_mutex_init(&init_mu, NULL);
-    pthread_mutex_init(&err_mu, NULL);
-    sl__exp_atfork_child();
-}
-
-static void global_once(void)
-{
-    (void)pthread_key_create(&tls_key, tls_destructor);
-    (void)pthread_atfork(NULL, NULL, atfork_child);
-}
+/* Defined in sl_init.c: marks the thread so sl__tls_exit runs at its exit. */
+void sl__tls_mark(void);
 
 /* Slow path: the thread's first SDK call, or its first after a restart.
  * Adopts a buffer left by an exited thread before creating one, so a
@@ -137,39 +267,15 @@ static struct sl_tbuf *tls_register(void)
         }
     }
     if (tb == NULL) {
-        if (n >= SL_MAX_THREADS)
+        if (n >= SL_MAX_THREADS || (tb = tbuf_new()) == NULL)
             goto out;
-        uint32_t cap = 2;
-        while (cap < sl__g.cfg.thread_queue && cap < (1u << 24))
-            cap <<= 1;
-        size_t bytes = sizeof(*tb) + (size_t)cap * sizeof(struct sl_span *);
-        if (atomic_fetch_add(&sl__g.mem_used, bytes) + bytes > sl__g.budget) {
-            atomic_fetch_sub(&sl__g.mem_used, bytes);
-            goto out;
-        }
-        tb = aligned_alloc(64, (sizeof(*tb) + 63) & ~(size_t)63);
-        struct sl_span **ring = calloc(cap, sizeof(*ring));
-        if (tb == NULL || ring == NULL) {
-            free(tb);
-            free(ring);
-            tb = NULL;
-            atomic_fetch_sub(&sl__g.mem_used, bytes);
-            goto out;
-        }
-        memset(tb, 0, sizeof(*tb));
-        tb->ring = ring;
-        tb->mask = cap - 1;
-        sl__random_bytes(tb->rng, sizeof(tb->rng));
-        if ((tb->rng[0] | tb->rng[1] | tb->rng[2] | tb->rng[3]) == 0)
-            tb->rng[0] = 1;
-        atomic_store(&tb->state, SL_TB_ACTIVE);
         sl__g.tbufs[n] = tb;
         atomic_store_explicit(&sl__g.ntbufs, n + 1, memory_order_release);
     }
     sl__tls.tb = tb;
     sl__tls.gen = atomic_load(&sl__g.gen);
     sl__tls.current = NULL;
-    (void)pthread_setspecific(tls_key, (void *)1);
+    sl__tls_mark();
 out:
     pthread_mutex_unlock(&sl__g.reg_mu);
     return tb;
@@ -185,72 +291,40 @@ static inline struct sl_tbuf *tls_tb(void)
     return tls_register();
 }
 
-void sl__tbuf_free(struct sl_tbuf *tb)
-{
-    if (tb == NULL)
-        return;
-    struct sl_span *r = tb->free;
-    while (r != NULL) {
-        struct sl_span *nx = r->next;
-        if (r->data != r->inline_data)
-            free(r->data);
-        free(r);
-        r = nx;
-    }
-    r = atomic_exchange(&tb->returned, NULL);
-    while (r != NULL) {
-        struct sl_span *nx = r->next;
-        if (r->data != r->inline_data)
-            free(r->data);
-        free(r);
-        r = nx;
-    }
-    free(tb->ring);
-    free(tb);
-}
+/* ---- slots ------------------------------------------------------------------ */
 
-/* ---- records ------------------------------------------------------------------ */
-
-static inline void rec_reset_data(struct sl_span *r)
+static inline void slot_reset_data(struct sl_span *r)
 {
-    if (r->data != r->inline_data) {
+    if (__builtin_expect(r->data != r->inline_data, 0)) {
         free(r->data);
         atomic_fetch_sub(&sl__g.mem_used, r->cap);
         r->data = r->inline_data;
-        r->cap = SL_REC_INLINE;
+        r->cap = SL_SLOT_INLINE;
     }
 }
 
-void sl__rec_destroy(struct sl_span *r)
-{
-    rec_reset_data(r);
-    atomic_fetch_sub(&sl__g.mem_used, sizeof(*r));
-    atomic_fetch_sub(&r->owner->nrecs, 1);
-    free(r);
-}
-
-/* A record of an earlier SDK generation (a span left open across
- * sl_shutdown): its buffer is gone, so it is simply freed. */
-static void rec_free_stale(struct sl_span *r)
+/* A slot of an earlier SDK generation (a span left open across
+ * sl_shutdown): its buffer is gone, so it is simply freed.  Its bytes left
+ * the memory count when the budget was reset. */
+static void slot_free_stale(struct sl_span *r)
 {
     if (r->data != r->inline_data)
         free(r->data);
     free(r);
 }
 
-void sl__rec_release(struct sl_span *r)
+/* Gives a slot back to the thread buffer that handed it out: its own free
+ * list when that is the caller's, else the lock-free returned stack. */
+static inline void slot_release(struct sl_span *r)
 {
     struct sl_tbuf *tb = r->owner;
-    rec_reset_data(r);
-    if (sl__tls.tb == tb && sl__tls.gen == r->gen) {
+    slot_reset_data(r);
+    if (__builtin_expect(sl__tls.tb == tb && sl__tls.gen == r->gen, 1)) {
         r->next = tb->free;
         tb->free = r;
         return;
     }
-    if (atomic_load_explicit(&tb->nrecs, memory_order_relaxed) > SL_TB_KEEP) {
-        sl__rec_destroy(r);
-        return;
-    }
+    /* Many pushers, one taker that empties the whole stack: no ABA. */
     struct sl_span *head = atomic_load_explicit(&tb->returned, memory_order_relaxed);
     do {
         r->next = head;
@@ -258,10 +332,8 @@ void sl__rec_release(struct sl_span *r)
                                                     memory_order_relaxed));
 }
 
-static struct sl_span *rec_get_slow(struct sl_tbuf *tb)
+static struct sl_span *slot_get_slow(struct sl_tbuf *tb)
 {
-    /* Taking the whole returned stack at once is ABA-free: pushers only
-     * ever prepend, and nobody else pops. */
     struct sl_span *r = atomic_exchange_explicit(&tb->returned, NULL, memory_order_acquire);
     if (r != NULL) {
         tb->free = r->next;
@@ -281,17 +353,16 @@ static struct sl_span *rec_get_slow(struct sl_tbuf *tb)
     r->owner = tb;
     r->gen = sl__tls.gen;
     r->data = r->inline_data;
-    r->cap = SL_REC_INLINE;
-    atomic_fetch_add_explicit(&tb->nrecs, 1, memory_order_relaxed);
+    r->cap = SL_SLOT_INLINE;
     return r;
 }
 
-static inline struct sl_span *rec_get(struct sl_tbuf *tb)
+static inline struct sl_span *slot_get(struct sl_tbuf *tb)
 {
     struct sl_span *r = tb->free;
     if (__builtin_expect(r != NULL, 1))
         tb->free = r->next;
-    else if ((r = rec_get_slow(tb)) == NULL)
+    else if ((r = slot_get_slow(tb)) == NULL)
         return NULL;
     r->used = 0;
     r->nattrs = r->nevents = r->nlinks = 0;
@@ -301,14 +372,12 @@ static inline struct sl_span *rec_get(struct sl_tbuf *tb)
     return r;
 }
 
-/* Makes room for need more bytes, growing onto the heap up to
+/* Grows a slot's data onto the heap so need more bytes fit, up to
  * max_item_bytes within the memory budget. */
-static int rec_reserve(struct sl_span *r, size_t need)
+static __attribute__((noinline)) int slot_grow(struct sl_span *r, size_t need)
 {
-    if ((size_t)r->used + need <= r->cap)
-        return 0;
     size_t want = (size_t)r->used + need;
-    size_t max = sl__g.cfg.max_item_bytes;
+    size_t max = sl__g.max_item_bytes;
     if (want > max)
         return SL_ETOOBIG;
     size_t ncap = (size_t)r->cap * 2;
@@ -326,21 +395,28 @@ static int rec_reserve(struct sl_span *r, size_t need)
         return SL_ENOMEM;
     }
     memcpy(p, r->data, r->used);
-    rec_reset_data(r);
+    slot_reset_data(r);
     r->data = p;
     r->cap = (uint32_t)ncap;
     return 0;
+}
+
+static inline int slot_reserve(struct sl_span *r, size_t need)
+{
+    if (__builtin_expect((size_t)r->used + need <= r->cap, 1))
+        return 0;
+    return slot_grow(r, need);
 }
 
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
-static int rec_put_str16(struct sl_span *r, uint8_t tag, const char *s, size_t len)
+static int slot_put_str16(struct sl_span *r, uint8_t tag, const char *s, size_t len)
 {
     if (len > 0xffff)
         len = 0xffff;
-    if (rec_reserve(r, 3 + len) != 0)
+    if (slot_reserve(r, 3 + len) != 0)
         return SL_ETOOBIG;
     uint8_t *p = r->data + r->used;
     p[0] = tag;
@@ -355,26 +431,56 @@ static void count_attr_drop(struct sl_span *r)
     atomic_fetch_add_explicit(&r->owner->attrs_dropped, 1, memory_order_relaxed);
 }
 
-/* Appends one typed attribute entry (not counted in nattrs). */
-static int rec_put_attr(struct sl_span *r, const char *key, int type, const void *val)
+/* Checks a literal key once per thread (non-empty, at most SL_MAX_KEY
+ * bytes), so later uses cost one compare instead of a strlen. */
+static __attribute__((noinline)) int key_check_slow(const char *key)
 {
-    if (key == NULL || *key == '\0')
+    if (*key == '\0' || strnlen(key, SL_MAX_KEY + 1) > SL_MAX_KEY)
         return SL_EINVAL;
-    size_t klen = strlen(key);
-    if (klen > SL_MAX_KEY)
+    sl__tls.kc[sl__kc_slot(key)] = key;
+    return 0;
+}
+
+/* Appends one typed attribute entry (not counted in nattrs).  Inlined into
+ * the typed setters.  Literal keys and string values are stored as
+ * pointers (sl_internal.h says why); anything else is copied. */
+static inline __attribute__((always_inline)) int slot_put_attr(struct sl_span *r, const char *key,
+                                                               int type, const void *val)
+{
+    if (__builtin_expect(key == NULL, 0))
         return SL_EINVAL;
-    size_t vlen = 0, need = 4 + klen;
+    size_t klen = 0, need;
+    unsigned flags = 0;
+    if (__builtin_expect(sl__is_literal(key), 1)) {
+        if (__builtin_expect(sl__tls.kc[sl__kc_slot(key)] != key, 0) && key_check_slow(key) != 0)
+            return SL_EINVAL;
+        flags |= SL_A_KPTR;
+        need = 2 + 8;
+    } else {
+        if (*key == '\0')
+            return SL_EINVAL;
+        klen = strlen(key);
+        if (__builtin_expect(klen > SL_MAX_KEY, 0))
+            return SL_EINVAL;
+        need = 4 + klen;
+    }
+    size_t vlen = 0;
+    const char *sv = NULL;
     switch (type) {
-    case SL_ATTR_STR: {
-        const char *s = *(const char *const *)val;
-        if (s == NULL)
-            s = "";
-        vlen = strlen(s);
-        if (vlen > sl__g.cfg.max_attr_value)
-            vlen = sl__g.cfg.max_attr_value; /* the exporter repairs a cut UTF-8 tail */
+    case SL_ATTR_STR:
+        sv = *(const char *const *)val;
+        if (sv == NULL)
+            sv = "";
+        if (sl__is_literal(sv)) {
+            flags |= SL_A_VPTR; /* the exporter truncates at max_attr_value */
+            need += 8;
+            break;
+        }
+        vlen = strlen(sv);
+        if (vlen > sl__g.max_attr_value)
+            vlen = sl__g.max_attr_value; /* the exporter repairs a cut UTF-8 tail */
         need += 4 + vlen;
         break;
-    }
     case SL_ATTR_INT:
     case SL_ATTR_DOUBLE:
         need += 8;
@@ -385,20 +491,29 @@ static int rec_put_attr(struct sl_span *r, const char *key, int type, const void
     default:
         return SL_EINVAL;
     }
-    if (rec_reserve(r, need) != 0) {
+    if (__builtin_expect(slot_reserve(r, need) != 0, 0)) {
         count_attr_drop(r);
         return SL_ETOOBIG;
     }
     uint8_t *p = r->data + r->used;
     p[0] = SL_T_ATTR;
-    p[1] = (uint8_t)type;
-    put16(p + 2, (uint16_t)klen);
-    memcpy(p + 4, key, klen);
-    p += 4 + klen;
+    p[1] = (uint8_t)(type | flags);
+    if (flags & SL_A_KPTR) {
+        memcpy(p + 2, &key, 8);
+        p += 10;
+    } else {
+        put16(p + 2, (uint16_t)klen);
+        memcpy(p + 4, key, klen);
+        p += 4 + klen;
+    }
     switch (type) {
     case SL_ATTR_STR:
-        put32(p, (uint32_t)vlen);
-        memcpy(p + 4, *(const char *const *)val ? *(const char *const *)val : "", vlen);
+        if (flags & SL_A_VPTR) {
+            memcpy(p, &sv, 8);
+        } else {
+            put32(p, (uint32_t)vlen);
+            memcpy(p + 4, sv, vlen);
+        }
         break;
     case SL_ATTR_INT:
     case SL_ATTR_DOUBLE:
@@ -412,33 +527,20 @@ static int rec_put_attr(struct sl_span *r, const char *key, int type, const void
     return 0;
 }
 
-static int rec_put_attr_struct(struct sl_span *r, const sl_attr *a)
+static int slot_put_attr_struct(struct sl_span *r, const sl_attr *a)
 {
     switch (a->type) {
     case SL_ATTR_STR:
-        return rec_put_attr(r, a->key, SL_ATTR_STR, &a->v.s);
+        return slot_put_attr(r, a->key, SL_ATTR_STR, &a->v.s);
     case SL_ATTR_INT:
-        return rec_put_attr(r, a->key, SL_ATTR_INT, &a->v.i);
+        return slot_put_attr(r, a->key, SL_ATTR_INT, &a->v.i);
     case SL_ATTR_DOUBLE:
-        return rec_put_attr(r, a->key, SL_ATTR_DOUBLE, &a->v.d);
+        return slot_put_attr(r, a->key, SL_ATTR_DOUBLE, &a->v.d);
     case SL_ATTR_BOOL:
-        return rec_put_attr(r, a->key, SL_ATTR_BOOL, &a->v.b);
+        return slot_put_attr(r, a->key, SL_ATTR_BOOL, &a->v.b);
     default:
         return SL_EINVAL;
     }
-}
-
-static inline int ring_push(struct sl_tbuf *tb, struct sl_span *r)
-{
-    uint32_t h = atomic_load_explicit(&tb->head, memory_order_relaxed);
-    uint32_t t = atomic_load_explicit(&tb->tail, memory_order_acquire);
-    if (h - t > tb->mask)
-        return -1;
-    tb->ring[h & tb->mask] = r;
-    atomic_store_explicit(&tb->head, h + 1, memory_order_release);
-    if (__builtin_expect(h - t == (tb->mask >> 1), 0))
-        sl__exp_wake();
-    return 0;
 }
 
 /* ---- spans ---------------------------------------------------------------------- */
@@ -450,10 +552,9 @@ static inline int recording(const sl_span *s)
 
 static inline uint64_t be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
 }
 
 /* The root sampler: the ratio test reads the trace id like OpenTelemetry's
@@ -470,24 +571,33 @@ static inline int root_sample(const uint8_t tid[16])
     }
 }
 
-static sl_span *span_start(const char *name, int kind, const uint8_t *ptid, const uint8_t *psid,
-                           int pflags, const char *ts, size_t tslen, int remote)
+static inline uint64_t rng_nonzero(struct sl_tbuf *tb)
 {
-    struct sl_tbuf *tb = tls_tb();
-    if (__builtin_expect(tb == NULL, 0))
-        return &sl_inert;
-    struct sl_span *r = rec_get(tb);
-    if (__builtin_expect(r == NULL, 0)) {
-        SL_INC(tb->spans_created);
-        SL_INC(tb->drop_budget_spans);
-        return &sl_inert;
-    }
+    uint64_t v;
+    do {
+        v = sl__rng_next(tb->rng);
+    } while (__builtin_expect(v == 0, 0));
+    return v;
+}
+
+/* Counts a span that could not even get a slot, as created and dropped. */
+static sl_span *span_no_slot(struct sl_tbuf *tb)
+{
+    SL_INC(tb->spans_created);
+    SL_INC(tb->drop_budget_spans);
+    return &sl_inert;
+}
+
+static sl_span *span_start(struct sl_tbuf *tb, const char *name, int kind,
+                                  const uint8_t *ptid, const uint8_t *psid, int pflags,
+                                  const char *ts, size_t tslen, int remote)
+{
+    struct sl_span *r = slot_get(tb);
+    if (__builtin_expect(r == NULL, 0))
+        return span_no_slot(tb);
     r->what = SL_REC_SPAN;
     r->kind = (uint8_t)((unsigned)kind <= SL_KIND_CONSUMER ? kind : SL_KIND_INTERNAL);
-    uint64_t sid;
-    do {
-        sid = sl__rng_next(tb->rng);
-    } while (sid == 0);
+    uint64_t sid = rng_nonzero(tb);
     memcpy(r->span_id, &sid, 8);
     int sampled;
     if (ptid != NULL) {
@@ -496,18 +606,14 @@ static sl_span *span_start(const char *name, int kind, const uint8_t *ptid, cons
         sampled = sl__g.parent_based ? (int)(pflags & SL_FLAG_SAMPLED) : root_sample(r->trace_id);
         r->flags = remote ? SL_F_LOCAL_ROOT : 0;
     } else {
-        uint64_t a, b;
-        do {
-            a = sl__rng_next(tb->rng);
-            b = sl__rng_next(tb->rng);
-        } while ((a | b) == 0);
+        uint64_t a = sl__rng_next(tb->rng), b = rng_nonzero(tb);
         memcpy(r->trace_id, &a, 8);
         memcpy(r->trace_id + 8, &b, 8);
         memset(r->parent_id, 0, 8);
         sampled = root_sample(r->trace_id);
         r->flags = SL_F_LOCAL_ROOT;
     }
-    if (tslen > 0 && rec_put_str16(r, SL_T_TSTATE, ts, tslen) == 0) {
+    if (__builtin_expect(tslen > 0, 0) && slot_put_str16(r, SL_T_TSTATE, ts, tslen) == 0) {
         r->flags |= SL_F_HAS_TS;
         r->ts_off = r->used - (uint32_t)tslen;
         r->ts_len = (uint16_t)tslen;
@@ -519,12 +625,12 @@ static sl_span *span_start(const char *name, int kind, const uint8_t *ptid, cons
     r->flags |= SL_F_SAMPLED | SL_F_RECORDING;
     if (name == NULL)
         name = "";
-    (void)rec_put_str16(r, SL_T_NAME, name, strlen(name));
-    r->start_ns = slc_now_ns();
+    (void)slot_put_str16(r, SL_T_NAME, name, strlen(name));
+    r->start = sl__ticks();
     return r;
 }
 
-static inline const char *rec_ts(const struct sl_span *s, size_t *len)
+static inline const char *slot_ts(const struct sl_span *s, size_t *len)
 {
     if (!(s->flags & SL_F_HAS_TS)) {
         *len = 0;
@@ -534,122 +640,291 @@ static inline const char *rec_ts(const struct sl_span *s, size_t *len)
     return (const char *)s->data + s->ts_off;
 }
 
-sl_span *sl_span_start_child(const char *name, sl_kind kind, const sl_span *parent)
+static sl_span *start_under(struct sl_tbuf *tb, const char *name, sl_kind kind,
+                                   const sl_span *parent)
 {
     if (parent == NULL || (parent->flags & SL_F_INERT))
-        return span_start(name, kind, NULL, NULL, 0, NULL, 0, 0);
+        return span_start(tb, name, kind, NULL, NULL, 0, NULL, 0, 0);
     size_t tslen;
-    const char *ts = rec_ts(parent, &tslen);
-    return span_start(name, kind, parent->trace_id, parent->span_id, parent->flags & SL_F_SAMPLED,
-                      ts, tslen, 0);
+    const char *ts = slot_ts(parent, &tslen);
+    return span_start(tb, name, kind, parent->trace_id, parent->span_id,
+                      parent->flags & SL_F_SAMPLED, ts, tslen, 0);
+}
+
+sl_span *sl_span_start_child(const char *name, sl_kind kind, const sl_span *parent)
+{
+    struct sl_tbuf *tb = tls_tb();
+    if (__builtin_expect(tb == NULL, 0))
+        return &sl_inert;
+    return start_under(tb, name, kind, parent);
+}
+
+/* The common starts, inlined: a child of a local span without tracestate
+ * (parent-based sampling) and a root span.  Everything else goes through
+ * span_start(). */
+static inline __attribute__((always_inline)) sl_span *
+fast_start(struct sl_tbuf *tb, struct sl_span *r, const char *name, sl_kind kind,
+           const struct sl_span *p)
+{
+    tb->free = r->next;
+    r->what = SL_REC_SPAN;
+    r->kind = (uint8_t)((unsigned)kind <= SL_KIND_CONSUMER ? kind : SL_KIND_INTERNAL);
+    r->used = 0;
+    r->scope_prev = NULL;
+    r->ts_len = 0;
+    uint64_t sid = rng_nonzero(tb);
+    memcpy(r->span_id, &sid, 8);
+    int sampled;
+    if (p != NULL) {
+        memcpy(r->trace_id, p->trace_id, 16);
+        memcpy(r->parent_id, p->span_id, 8);
+        sampled = p->flags & SL_F_SAMPLED;
+        r->flags = 0;
+    } else {
+        uint64_t a = sl__rng_next(tb->rng), b = rng_nonzero(tb);
+        memcpy(r->trace_id, &a, 8);
+        memcpy(r->trace_id + 8, &b, 8);
+        memset(r->parent_id, 0, 8);
+        sampled = root_sample(r->trace_id);
+        r->flags = SL_F_LOCAL_ROOT;
+    }
+    if (!sampled) {
+        SL_INC(tb->spans_unsampled);
+        return r;
+    }
+    r->flags |= SL_F_SAMPLED | SL_F_RECORDING;
+    r->nattrs = r->nevents = r->nlinks = 0;
+    r->status = SL_STATUS_UNSET;
+    if (name == NULL)
+        name = "";
+    if (__builtin_expect(sl__is_literal(name), 1)) {
+        uint8_t *d = r->data;
+        d[0] = SL_T_NAME_P;
+        memcpy(d + 1, &name, 8);
+        r->used = 9;
+        r->start = sl__ticks();
+        return r;
+    }
+    size_t len = strlen(name);
+    if (__builtin_expect(len <= SL_SLOT_INLINE - 3, 1)) {
+        uint8_t *d = r->data;
+        d[0] = SL_T_NAME;
+        put16(d + 1, (uint16_t)len);
+        memcpy(d + 3, name, len);
+        r->used = 3 + (uint32_t)len;
+    } else {
+        (void)slot_put_str16(r, SL_T_NAME, name, len);
+    }
+    r->start = sl__ticks();
+    return r;
+}
+
+/* Everything but an unsampled child: kept out of line so the unsampled
+ * path below compiles to a handful of instructions without a stack frame. */
+static __attribute__((noinline)) sl_span *start_slow(const char *name, sl_kind kind)
+{
+    struct sl_tls *t = &sl__tls;
+    struct sl_tbuf *tb = t->tb;
+    /* tls_tb() when stale: a restart must clear a stale current span. */
+    if (__builtin_expect(tb == NULL ||
+                             t->gen != atomic_load_explicit(&sl__g.gen, memory_order_relaxed),
+                         0)) {
+        if ((tb = tls_tb()) == NULL)
+            return &sl_inert;
+        return start_under(tb, name, kind, t->current);
+    }
+    const struct sl_span *p = t->current;
+    struct sl_span *r = tb->free;
+    if (__builtin_expect(r != NULL, 1)) {
+        if (p == NULL ? 1 : !(p->flags & (SL_F_INERT | SL_F_HAS_TS)) && sl__g.parent_based)
+            return fast_start(tb, r, name, kind, p);
+    }
+    return start_under(tb, name, kind, p);
 }
 
 sl_span *sl_span_start(const char *name, sl_kind kind)
 {
-    /* tls_tb() first: a restart must clear a stale current span. */
-    if (tls_tb() == NULL)
-        return &sl_inert;
-    return sl_span_start_child(name, kind, sl__tls.current);
+    /* The unsampled child (a request that arrived unsampled, parent-based
+     * sampling): it only has to carry the context for propagation, so it
+     * gets a slot, the trace id and a span id, and nothing else.  Every
+     * slot on a free list has inline data (sl_span_end and slot_release
+     * make sure), so no check is needed for that. */
+    struct sl_tls *t = &sl__tls;
+    struct sl_tbuf *tb = t->tb;
+    if (__builtin_expect(tb != NULL &&
+                             t->gen == atomic_load_explicit(&sl__g.gen, memory_order_relaxed),
+                         1)) {
+        const struct sl_span *p = t->current;
+        struct sl_span *r = tb->free;
+        if (p != NULL && r != NULL &&
+            !(p->flags & (SL_F_SAMPLED | SL_F_INERT | SL_F_HAS_TS)) && sl__g.parent_based) {
+            tb->free = r->next;
+            r->what = SL_REC_SPAN;
+            r->flags = 0;
+            memcpy(r->trace_id, p->trace_id, 16);
+            uint64_t sid = rng_nonzero(tb);
+            memcpy(r->span_id, &sid, 8);
+            SL_INC(tb->spans_unsampled);
+            return r;
+        }
+    }
+    return start_slow(name, kind);
 }
 
 sl_span *sl_span_start_remote(const char *name, sl_kind kind, const sl_context *parent)
 {
+    struct sl_tbuf *tb = tls_tb();
+    if (__builtin_expect(tb == NULL, 0))
+        return &sl_inert;
     if (parent == NULL || !sl_context_is_valid(parent))
-        return span_start(name, kind, NULL, NULL, 0, NULL, 0, 0);
+        return span_start(tb, name, kind, NULL, NULL, 0, NULL, 0, 0);
     size_t tslen = parent->tracestate_len;
     if (tslen > SL_TRACESTATE_MAX)
         tslen = 0;
-    return span_start(name, kind, parent->trace_id, parent->span_id, parent->flags, parent->tracestate,
-                      tslen, 1);
+    return span_start(tb, name, kind, parent->trace_id, parent->span_id, parent->flags,
+                      parent->tracestate, tslen, 1);
 }
 
-void sl_span_end_at(sl_span *s, uint64_t end_ns)
+static void end_slow(struct sl_span *s)
 {
-    if (s == NULL || (s->flags & SL_F_INERT))
-        return;
+    /* A span of an earlier SDK generation, or a thread that cannot get a
+     * buffer any more (shutdown under way). */
     if (s->gen != atomic_load_explicit(&sl__g.gen, memory_order_relaxed)) {
-        rec_free_stale(s);
+        slot_free_stale(s);
         return;
+    }
+    slot_release(s);
+}
+
+static inline void span_finish(struct sl_span *s)
+{
+    if (__builtin_expect(s->gen != sl__tls.gen || sl__tls.tb == NULL ||
+                             sl__tls.gen != atomic_load_explicit(&sl__g.gen, memory_order_relaxed),
+                         0)) {
+        struct sl_tbuf *tb = tls_tb(); /* ended on a thread new to the SDK */
+        if (tb == NULL || s->gen != sl__tls.gen) {
+            end_slow(s);
+            return;
+        }
     }
     if (sl__tls.current == s)
         sl__tls.current = s->scope_prev;
     if (!(s->flags & SL_F_RECORDING)) {
-        sl__rec_release(s);
+        slot_release(s);
         return;
     }
-    s->end_ns = end_ns != 0 ? end_ns : slc_now_ns();
-    if (s->end_ns < s->start_ns)
-        s->end_ns = s->start_ns;
-    struct sl_tbuf *tb = tls_tb();
-    if (tb == NULL) {
-        sl__rec_release(s);
-        return;
-    }
+    struct sl_tbuf *tb = sl__tls.tb;
     SL_INC(tb->spans_created);
-    if (__builtin_expect(ring_push(tb, s) != 0, 0)) {
-        SL_INC(tb->drop_queue_spans);
-        sl__rec_release(s);
+    int rc = queue_push(tb, s);
+    if (__builtin_expect(rc != 0, 0)) {
+        if (rc == SL_Q_FULL)
+            SL_INC(tb->drop_queue_spans);
+        else
+            SL_INC(tb->drop_budget_spans);
     }
+    slot_release(s);
 }
 
-void sl_span_end(sl_span *s) { sl_span_end_at(s, 0); }
+/* The recording half of sl_span_end: the second clock read and the copy
+ * into the queue. */
+static __attribute__((noinline)) void end_recording(struct sl_tbuf *tb, struct sl_span *s)
+{
+    s->end = sl__ticks();
+    SL_INC(tb->spans_created);
+    int rc = queue_push(tb, s);
+    if (__builtin_expect(rc != 0, 0)) {
+        if (rc == SL_Q_FULL)
+            SL_INC(tb->drop_queue_spans);
+        else
+            SL_INC(tb->drop_budget_spans);
+    }
+    s->next = tb->free;
+    tb->free = s;
+}
+
+static __attribute__((noinline)) void end_other(struct sl_span *s)
+{
+    /* Ended on another thread, across a restart, or a grown slot. */
+    if (s->flags & SL_F_RECORDING) {
+        s->end = sl__ticks();
+        s->flags &= (uint8_t)~SL_F_END_NS;
+    }
+    span_finish(s);
+}
+
+void sl_span_end(sl_span *s)
+{
+    if (__builtin_expect(s == NULL, 0))
+        return;
+    uint8_t f = s->flags;
+    if (f & SL_F_INERT)
+        return;
+    struct sl_tls *t = &sl__tls;
+    struct sl_tbuf *tb = t->tb;
+    if (__builtin_expect(s->owner != tb || s->gen != t->gen ||
+                             t->gen != atomic_load_explicit(&sl__g.gen, memory_order_relaxed) ||
+                             s->data != s->inline_data,
+                         0)) {
+        end_other(s);
+        return;
+    }
+    if (t->current == s)
+        t->current = s->scope_prev;
+    if (f & SL_F_RECORDING) {
+        end_recording(tb, s);
+        return;
+    }
+    s->next = tb->free;
+    tb->free = s;
+}
+
+void sl_span_end_at(sl_span *s, uint64_t end_ns)
+{
+    if (end_ns == 0) {
+        sl_span_end(s);
+        return;
+    }
+    if (s == NULL || (s->flags & SL_F_INERT))
+        return;
+    s->end = end_ns;
+    s->flags |= SL_F_END_NS;
+    span_finish(s);
+}
 
 int sl_span_is_recording(const sl_span *s) { return recording(s) ? 1 : 0; }
 
-int sl_span_set_str(sl_span *s, const char *key, const char *val)
+static inline int set_attr(sl_span *s, const char *key, int type, const void *val)
 {
     if (!recording(s))
         return SL_OK;
-    if (s->nattrs >= SL_MAX_ATTRS) {
+    if (__builtin_expect(s->nattrs >= SL_MAX_ATTRS, 0)) {
         count_attr_drop(s);
         return SL_ETOOBIG;
     }
-    int rc = rec_put_attr(s, key, SL_ATTR_STR, &val);
-    if (rc == 0)
+    int rc = slot_put_attr(s, key, type, val);
+    if (__builtin_expect(rc == 0, 1))
         s->nattrs++;
     return rc;
+}
+
+int sl_span_set_str(sl_span *s, const char *key, const char *val)
+{
+    return set_attr(s, key, SL_ATTR_STR, &val);
 }
 
 int sl_span_set_int(sl_span *s, const char *key, int64_t val)
 {
-    if (!recording(s))
-        return SL_OK;
-    if (s->nattrs >= SL_MAX_ATTRS) {
-        count_attr_drop(s);
-        return SL_ETOOBIG;
-    }
-    int rc = rec_put_attr(s, key, SL_ATTR_INT, &val);
-    if (rc == 0)
-        s->nattrs++;
-    return rc;
+    return set_attr(s, key, SL_ATTR_INT, &val);
 }
 
 int sl_span_set_double(sl_span *s, const char *key, double val)
 {
-    if (!recording(s))
-        return SL_OK;
-    if (s->nattrs >= SL_MAX_ATTRS) {
-        count_attr_drop(s);
-        return SL_ETOOBIG;
-    }
-    int rc = rec_put_attr(s, key, SL_ATTR_DOUBLE, &val);
-    if (rc == 0)
-        s->nattrs++;
-    return rc;
+    return set_attr(s, key, SL_ATTR_DOUBLE, &val);
 }
 
 int sl_span_set_bool(sl_span *s, const char *key, int val)
 {
-    if (!recording(s))
-        return SL_OK;
-    if (s->nattrs >= SL_MAX_ATTRS) {
-        count_attr_drop(s);
-        return SL_ETOOBIG;
-    }
-    int rc = rec_put_attr(s, key, SL_ATTR_BOOL, &val);
-    if (rc == 0)
-        s->nattrs++;
-    return rc;
+    return set_attr(s, key, SL_ATTR_BOOL, &val);
 }
 
 int sl_span_set_attrs(sl_span *s, const sl_attr *attrs, size_t n)
@@ -664,7 +939,7 @@ int sl_span_set_attrs(sl_span *s, const sl_attr *attrs, size_t n)
         if (s->nattrs >= SL_MAX_ATTRS) {
             count_attr_drop(s);
             rc = SL_ETOOBIG;
-        } else if ((rc = rec_put_attr_struct(s, &attrs[i])) == 0) {
+        } else if ((rc = slot_put_attr_struct(s, &attrs[i])) == 0) {
             s->nattrs++;
         }
         if (rc != 0 && first_err == SL_OK)
@@ -679,13 +954,13 @@ int sl_span_set_name(sl_span *s, const char *name)
         return SL_OK;
     if (name == NULL)
         return SL_EINVAL;
-    return rec_put_str16(s, SL_T_NAME, name, strlen(name));
+    return slot_put_str16(s, SL_T_NAME, name, strlen(name));
 }
 
 /* Appends attrs after a block header whose u16 count sits at cnt_off; the
  * count records how many actually fit. */
-static void rec_put_block_attrs(struct sl_span *s, uint32_t cnt_off, const sl_attr *attrs,
-                                size_t n)
+static void slot_put_block_attrs(struct sl_span *s, uint32_t cnt_off, const sl_attr *attrs,
+                                 size_t n)
 {
     uint16_t cnt = 0;
     for (size_t i = 0; i < n && attrs != NULL; i++) {
@@ -693,7 +968,7 @@ static void rec_put_block_attrs(struct sl_span *s, uint32_t cnt_off, const sl_at
             count_attr_drop(s);
             continue;
         }
-        if (rec_put_attr_struct(s, &attrs[i]) == 0)
+        if (slot_put_attr_struct(s, &attrs[i]) == 0)
             cnt++;
     }
     put16(s->data + cnt_off, cnt);
@@ -708,7 +983,7 @@ int sl_span_add_event(sl_span *s, const char *name, const sl_attr *attrs, size_t
     size_t nlen = strlen(name);
     if (nlen > 0xffff)
         nlen = 0xffff;
-    if (s->nevents >= SL_MAX_EVENTS || rec_reserve(s, 13 + nlen) != 0) {
+    if (s->nevents >= SL_MAX_EVENTS || slot_reserve(s, 13 + nlen) != 0) {
         count_attr_drop(s);
         return SL_ETOOBIG;
     }
@@ -716,12 +991,12 @@ int sl_span_add_event(sl_span *s, const char *name, const sl_attr *attrs, size_t
     uint32_t cnt_off = s->used + 1;
     p[0] = SL_T_EVENT;
     put16(p + 1, 0);
-    put64(p + 3, slc_now_ns());
+    put64(p + 3, sl__ticks());
     put16(p + 11, (uint16_t)nlen);
     memcpy(p + 13, name, nlen);
     s->used += (uint32_t)(13 + nlen);
     s->nevents++;
-    rec_put_block_attrs(s, cnt_off, attrs, n);
+    slot_put_block_attrs(s, cnt_off, attrs, n);
     return SL_OK;
 }
 
@@ -731,7 +1006,7 @@ int sl_span_add_link(sl_span *s, const sl_context *ctx, const sl_attr *attrs, si
         return SL_OK;
     if (ctx == NULL || !sl_context_is_valid(ctx) || (attrs == NULL && n > 0))
         return SL_EINVAL;
-    if (s->nlinks >= SL_MAX_LINKS || rec_reserve(s, 27) != 0) {
+    if (s->nlinks >= SL_MAX_LINKS || slot_reserve(s, 27) != 0) {
         count_attr_drop(s);
         return SL_ETOOBIG;
     }
@@ -743,7 +1018,7 @@ int sl_span_add_link(sl_span *s, const sl_context *ctx, const sl_attr *attrs, si
     uint32_t cnt_off = s->used + 25;
     s->used += 27;
     s->nlinks++;
-    rec_put_block_attrs(s, cnt_off, attrs, n);
+    slot_put_block_attrs(s, cnt_off, attrs, n);
     return SL_OK;
 }
 
@@ -757,7 +1032,7 @@ int sl_span_set_status(sl_span *s, sl_status status, const char *msg)
         return SL_OK; /* OK is final; UNSET never overrides (OpenTelemetry) */
     s->status = (uint8_t)status;
     if (status == SL_STATUS_ERROR && msg != NULL && *msg != '\0')
-        return rec_put_str16(s, SL_T_STATUS, msg, strlen(msg));
+        return slot_put_str16(s, SL_T_STATUS, msg, strlen(msg));
     return SL_OK;
 }
 
@@ -798,7 +1073,7 @@ int sl_span_context(const sl_span *s, sl_context *out)
     out->flags = (s->flags & SL_F_SAMPLED) ? SL_FLAG_SAMPLED : 0;
     out->remote = 0;
     size_t tslen;
-    const char *ts = rec_ts(s, &tslen);
+    const char *ts = slot_ts(s, &tslen);
     if (tslen > SL_TRACESTATE_MAX)
         tslen = 0;
     if (tslen > 0)
@@ -843,33 +1118,31 @@ int sl_log_enabled(sl_level level)
            (int)level >= sl__g.min_level;
 }
 
-static int vlog(int level, const sl_attr *attrs, size_t n, const char *fmt, va_list ap)
+/* Writes the body: a format without '%' is copied as is (most structured
+ * logging passes a constant message and puts the data in attributes),
+ * anything else goes through vsnprintf, straight into the slot. */
+static void slot_put_body(struct sl_span *r, const char *fmt, va_list ap)
 {
-    if (level < sl__g.min_level)
-        return SL_OK;
-    if (level < 1 || level > 24 || fmt == NULL || (attrs == NULL && n > 0))
-        return SL_EINVAL;
-    struct sl_tbuf *tb = tls_tb();
-    if (tb == NULL)
-        return SL_ESTATE;
-    SL_INC(tb->logs_created);
-    struct sl_span *r = rec_get(tb);
-    if (r == NULL) {
-        SL_INC(tb->drop_budget_logs);
-        return SL_ENOMEM;
+    const char *pct = strchr(fmt, '%');
+    if (pct == NULL && sl__is_literal(fmt) && slot_reserve(r, 9) == 0) {
+        r->data[r->used] = SL_T_BODY_P;
+        memcpy(r->data + r->used + 1, &fmt, 8);
+        r->used += 9;
+        return;
     }
-    r->what = SL_REC_LOG;
-    r->level = (uint8_t)level;
-    r->flags = SL_F_RECORDING;
-    r->start_ns = slc_now_ns();
-    const struct sl_span *cur = sl__tls.current;
-    if (cur != NULL && !(cur->flags & SL_F_INERT)) {
-        memcpy(r->trace_id, cur->trace_id, 16);
-        memcpy(r->span_id, cur->span_id, 8);
-        r->flags |= SL_F_TRACED;
+    if (pct == NULL) {
+        size_t len = strlen(fmt);
+        size_t max = sl__g.max_item_bytes / 2; /* leave room for attributes */
+        if (len > max - 6)
+            len = max - 6;
+        if (slot_reserve(r, 5 + len) != 0)
+            len = r->cap - r->used - 5;
+        r->data[r->used] = SL_T_BODY;
+        put32(r->data + r->used + 1, (uint32_t)len);
+        memcpy(r->data + r->used + 5, fmt, len);
+        r->used += 5 + (uint32_t)len;
+        return;
     }
-
-    /* Format straight into the record; grow once if the line is long. */
     va_list ap2;
     va_copy(ap2, ap);
     uint32_t avail = r->cap - r->used - 5;
@@ -878,32 +1151,59 @@ static int vlog(int level, const sl_attr *attrs, size_t n, const char *fmt, va_l
         len = 0;
     if ((uint32_t)len >= avail) {
         size_t want = (size_t)len + 6;
-        if (want > sl__g.cfg.max_item_bytes / 2)
-            want = sl__g.cfg.max_item_bytes / 2; /* leave room for attributes */
-        if (rec_reserve(r, want) == 0)
+        if (want > sl__g.max_item_bytes / 2)
+            want = sl__g.max_item_bytes / 2; /* leave room for attributes */
+        if (slot_reserve(r, want) == 0)
             avail = r->cap - r->used - 5;
-        if ((uint32_t)len >= avail) {
-            (void)vsnprintf((char *)r->data + r->used + 5, avail, fmt, ap2);
+        (void)vsnprintf((char *)r->data + r->used + 5, avail, fmt, ap2);
+        if ((uint32_t)len >= avail)
             len = (int)avail - 1; /* truncated; the exporter repairs a cut UTF-8 tail */
-        } else {
-            (void)vsnprintf((char *)r->data + r->used + 5, avail, fmt, ap2);
-        }
     }
     va_end(ap2);
     r->data[r->used] = SL_T_BODY;
     put32(r->data + r->used + 1, (uint32_t)len);
     r->used += 5 + (uint32_t)len;
+}
+
+static int vlog(int level, const sl_attr *attrs, size_t n, const char *fmt, va_list ap)
+{
+    if (level < 1 || level > 24 || fmt == NULL || (attrs == NULL && n > 0))
+        return SL_EINVAL;
+    struct sl_tbuf *tb = tls_tb();
+    if (__builtin_expect(tb == NULL, 0))
+        return SL_ESTATE;
+    SL_INC(tb->logs_created);
+    struct sl_span *r = slot_get(tb);
+    if (__builtin_expect(r == NULL, 0)) {
+        SL_INC(tb->drop_budget_logs);
+        return SL_ENOMEM;
+    }
+    r->what = SL_REC_LOG;
+    r->level = (uint8_t)level;
+    r->flags = SL_F_RECORDING;
+    r->start = r->end = sl__ticks();
+    const struct sl_span *cur = sl__tls.current;
+    if (cur != NULL && !(cur->flags & SL_F_INERT)) {
+        memcpy(r->trace_id, cur->trace_id, 16);
+        memcpy(r->span_id, cur->span_id, 8);
+        r->flags |= SL_F_TRACED;
+    }
+    slot_put_body(r, fmt, ap);
     for (size_t i = 0; i < n; i++) {
         if (r->nattrs >= SL_MAX_ATTRS) {
             count_attr_drop(r);
             continue;
         }
-        if (rec_put_attr_struct(r, &attrs[i]) == 0)
+        if (slot_put_attr_struct(r, &attrs[i]) == 0)
             r->nattrs++;
     }
-    if (__builtin_expect(ring_push(tb, r) != 0, 0)) {
-        SL_INC(tb->drop_queue_logs);
-        sl__rec_release(r);
+    int rc = queue_push(tb, r);
+    slot_release(r);
+    if (__builtin_expect(rc != 0, 0)) {
+        if (rc == SL_Q_FULL)
+            SL_INC(tb->drop_queue_logs);
+        else
+            SL_INC(tb->drop_budget_logs);
         return SL_ENOMEM;
     }
     return SL_OK;
@@ -929,296 +1229,4 @@ int sl_log_attrs(sl_level level, const sl_attr *attrs, size_t n, const char *fmt
     int rc = vlog(level, attrs, n, fmt, ap);
     va_end(ap);
     return rc;
-}
-
-/* ---- init / shutdown ------------------------------------------------------------------ */
-
-static char *dup_or_null(const char *s) { return s != NULL ? strdup(s) : NULL; }
-
-static void free_config_copies(void)
-{
-    free(sl__g.endpoint);
-    free(sl__g.service);
-    free(sl__g.service_version);
-    free(sl__g.environment);
-    free(sl__g.host);
-    free(sl__g.token);
-    for (size_t i = 0; i < sl__g.nresource; i++) {
-        free((char *)sl__g.resource[i].key);
-        if (sl__g.resource[i].type == SL_ATTR_STR)
-            free((char *)sl__g.resource[i].v.s);
-    }
-    free(sl__g.resource);
-    sl__g.endpoint = sl__g.service = sl__g.service_version = NULL;
-    sl__g.environment = sl__g.host = sl__g.token = NULL;
-    sl__g.resource = NULL;
-    sl__g.nresource = 0;
-}
-
-static int add_resource(const sl_attr *a)
-{
-    if (a->key == NULL || *a->key == '\0')
-        return SL_EINVAL;
-    sl_attr *c = &sl__g.resource[sl__g.nresource];
-    *c = *a;
-    if ((c->key = strdup(a->key)) == NULL)
-        return SL_ENOMEM;
-    if (a->type == SL_ATTR_STR && (c->v.s = strdup(a->v.s ? a->v.s : "")) == NULL) {
-        free((char *)c->key);
-        return SL_ENOMEM;
-    }
-    sl__g.nresource++;
-    return SL_OK;
-}
-
-static int copy_config(const sl_config *c)
-{
-    char host[256];
-    const char *h = c->host_name;
-    if (h == NULL) {
-        if (gethostname(host, sizeof(host)) == 0) {
-            host[sizeof(host) - 1] = '\0';
-            h = host;
-        }
-    }
-    sl__g.endpoint = strdup(c->endpoint);
-    sl__g.service = strdup(c->service_name);
-    sl__g.service_version = dup_or_null(c->service_version);
-    sl__g.environment = dup_or_null(c->environment);
-    sl__g.host = dup_or_null(h);
-    sl__g.token = dup_or_null(c->token);
-    if (sl__g.endpoint == NULL || sl__g.service == NULL ||
-        (c->service_version && !sl__g.service_version) || (c->environment && !sl__g.environment) ||
-        (h && !sl__g.host) || (c->token && !sl__g.token))
-        return SL_ENOMEM;
-    sl__g.resource = calloc(c->nresource + 3, sizeof(sl_attr));
-    if (sl__g.resource == NULL)
-        return SL_ENOMEM;
-    int rc;
-    if (sl__g.service_version &&
-        (rc = add_resource(&SL_ATTR_S("service.version", sl__g.service_version))) != 0)
-        return rc;
-    if (sl__g.environment &&
-        (rc = add_resource(&SL_ATTR_S("deployment.environment.name", sl__g.environment))) != 0)
-        return rc;
-    if (sl__g.host && (rc = add_resource(&SL_ATTR_S("host.name", sl__g.host))) != 0)
-        return rc;
-    for (size_t i = 0; i < c->nresource; i++)
-        if ((rc = add_resource(&c->resource[i])) != 0)
-            return rc;
-    return SL_OK;
-}
-
-static int check_config(const sl_config *c, char *err, size_t errlen)
-{
-    if (c->endpoint == NULL || *c->endpoint == '\0')
-        snprintf(err, errlen, "no collector endpoint: set SIGHTLINE_ENDPOINT (e.g. tcp://127.0.0.1:4318)");
-    else if (c->service_name == NULL || *c->service_name == '\0')
-        snprintf(err, errlen, "service_name is empty: set SIGHTLINE_SERVICE_NAME");
-    else if (c->sampler < SL_SAMPLER_ALWAYS || c->sampler > SL_SAMPLER_RATIO)
-        snprintf(err, errlen, "sampler %d is not one of SL_SAMPLER_*", c->sampler);
-    else if (!(c->sample_ratio >= 0.0 && c->sample_ratio <= 1.0))
-        snprintf(err, errlen, "sample_ratio %g is outside 0..1", c->sample_ratio);
-    else if (c->batch_bytes < 1024 || c->batch_bytes > (8u << 20))
-        snprintf(err, errlen, "batch_bytes %u is outside 1 KiB..8 MiB", c->batch_bytes);
-    else if (c->batch_delay_ms == 0)
-        snprintf(err, errlen, "batch_delay_ms must be at least 1");
-    else if (c->memory_budget < ((size_t)1 << 20))
-        snprintf(err, errlen, "memory_budget %zu is below 1 MiB", c->memory_budget);
-    else if (c->thread_queue < 2 || c->thread_queue > (1u << 24))
-        snprintf(err, errlen, "thread_queue %u is outside 2..16M", c->thread_queue);
-    else if (c->max_item_bytes < 1024 || c->max_item_bytes > (1u << 20))
-        snprintf(err, errlen, "max_item_bytes %u is outside 1 KiB..1 MiB", c->max_item_bytes);
-    else if (c->max_attr_value < 16 || c->max_attr_value > c->max_item_bytes)
-        snprintf(err, errlen, "max_attr_value %u is outside 16..max_item_bytes", c->max_attr_value);
-    else if (c->ack_timeout_ms == 0 || c->retry_min_ms == 0 || c->retry_max_ms < c->retry_min_ms)
-        snprintf(err, errlen, "ack_timeout_ms and retry_min_ms must be > 0 and retry_max_ms >= retry_min_ms");
-    else if (c->nresource > 0 && c->resource == NULL)
-        snprintf(err, errlen, "nresource is %zu but resource is NULL", c->nresource);
-    else
-        return SL_OK;
-    return SL_ECONFIG;
-}
-
-int sl_init(const sl_config *cfg)
-{
-    sl_config local;
-    char err[256] = "";
-    int rc;
-
-    pthread_once(&once, global_once);
-    pthread_mutex_lock(&init_mu);
-    if (forked_child) {
-        rc = SL_ESTATE;
-        sl__set_last_error(rc, "sl_init: the SDK cannot start in a forked child (nng does not "
-                               "survive fork); initialise it in the parent or after exec");
-        goto out_unlock;
-    }
-    if (atomic_load(&sl__g.running)) {
-        rc = SL_ESTATE;
-        sl__set_last_error(rc, "sl_init: already running; call sl_shutdown() first");
-        goto out_unlock;
-    }
-    if (cfg == NULL) {
-        sl_config_default(&local);
-        if ((rc = sl_config_from_env(&local, err, sizeof(err))) != 0) {
-            sl__set_last_error(rc, "sl_init: %s", err);
-            goto out_unlock;
-        }
-        cfg = &local;
-    }
-    if ((rc = check_config(cfg, err, sizeof(err))) != 0) {
-        sl__set_last_error(rc, "sl_init: %s", err);
-        goto out_unlock;
-    }
-
-    /* Fresh counters for a fresh start. */
-    memset(&retired, 0, sizeof(retired));
-    sl__exp_reset_stats();
-    pthread_mutex_lock(&err_mu);
-    last_err = 0;
-    last_err_msg[0] = '\0';
-    pthread_mutex_unlock(&err_mu);
-
-    sl__g.cfg = *cfg;
-    sl__g.cfg.endpoint = sl__g.cfg.service_name = NULL;
-    sl__g.cfg.service_version = sl__g.cfg.environment = NULL;
-    sl__g.cfg.host_name = sl__g.cfg.token = NULL;
-    sl__g.cfg.resource = NULL;
-    if ((rc = copy_config(cfg)) != 0) {
-        sl__set_last_error(rc, "sl_init: out of memory copying the configuration");
-        goto fail;
-    }
-    sl__g.sampler = cfg->sampler;
-    sl__g.parent_based = cfg->parent_based ? 1 : 0;
-    sl__g.min_level = cfg->min_level;
-    if (cfg->sample_ratio >= 1.0)
-        sl__g.ratio_bound = UINT64_C(1) << 63;
-    else
-        sl__g.ratio_bound = (uint64_t)(cfg->sample_ratio * 9223372036854775808.0);
-    sl__g.budget = cfg->memory_budget;
-    atomic_store(&sl__g.mem_used, 0);
-    atomic_store(&sl__g.ntbufs, 0);
-
-    if ((rc = sl__exp_start(err, sizeof(err))) != 0) {
-        sl__set_last_error(rc, "sl_init: %s", err);
-        goto fail;
-    }
-    atomic_fetch_add(&sl__g.gen, 1);
-    atomic_store_explicit(&sl__g.running, 1, memory_order_release);
-    rc = SL_OK;
-    goto out_unlock;
-fail:
-    free_config_copies();
-out_unlock:
-    pthread_mutex_unlock(&init_mu);
-    return rc;
-}
-
-int sl_is_running(void) { return atomic_load(&sl__g.running) ? 1 : 0; }
-
-int sl_flush(uint32_t timeout_ms)
-{
-    if (!atomic_load(&sl__g.running))
-        return SL_ESTATE;
-    return sl__exp_flush(timeout_ms);
-}
-
-int sl_shutdown(uint32_t timeout_ms)
-{
-    pthread_mutex_lock(&init_mu);
-    if (!atomic_load(&sl__g.running)) {
-        pthread_mutex_unlock(&init_mu);
-        return SL_ESTATE;
-    }
-    atomic_store(&sl__g.running, 0);
-    int rc = sl__exp_stop(timeout_ms);
-
-    pthread_mutex_lock(&sl__g.reg_mu);
-    uint32_t n = atomic_load(&sl__g.ntbufs);
-    uint64_t late_spans = 0, late_logs = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        struct sl_tbuf *tb = sl__g.tbufs[i];
-        /* Items pushed after the exporter's last drain (by threads that
-         * ignored the contract) are counted, not lost silently. */
-        uint32_t t = atomic_load(&tb->tail), h = atomic_load(&tb->head);
-        for (; t != h; t++) {
-            struct sl_span *r = tb->ring[t & tb->mask];
-            if (r->what == SL_REC_SPAN)
-                late_spans++;
-            else
-                late_logs++;
-            rec_free_stale(r);
-        }
-        atomic_store(&tb->tail, t);
-        retired.spans_created += atomic_load(&tb->spans_created);
-        retired.spans_unsampled += atomic_load(&tb->spans_unsampled);
-        retired.logs_created += atomic_load(&tb->logs_created);
-        retired.attrs_dropped += atomic_load(&tb->attrs_dropped);
-        retired.drop_budget_spans += atomic_load(&tb->drop_budget_spans);
-        retired.drop_budget_logs += atomic_load(&tb->drop_budget_logs);
-        retired.drop_queue_spans += atomic_load(&tb->drop_queue_spans);
-        retired.drop_queue_logs += atomic_load(&tb->drop_queue_logs);
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        sl__tbuf_free(sl__g.tbufs[i]);
-        sl__g.tbufs[i] = NULL;
-    }
-    atomic_store(&sl__g.ntbufs, 0);
-    atomic_fetch_add(&sl__g.gen, 1);
-    sl__tls.tb = NULL;
-    sl__tls.current = NULL;
-    pthread_mutex_unlock(&sl__g.reg_mu);
-    if (late_spans + late_logs > 0) {
-        sl__exp_count_drop(SL_DROP_SHUTDOWN, late_spans, late_logs);
-        rc = SL_ETIMEDOUT;
-    }
-    free_config_copies();
-    pthread_mutex_unlock(&init_mu);
-    return rc;
-}
-
-int sl_stats_get(sl_stats *out)
-{
-    if (out == NULL)
-        return SL_EINVAL;
-    sl_stats st;
-    memset(&st, 0, sizeof(st));
-    pthread_mutex_lock(&sl__g.reg_mu);
-    st.spans_created = retired.spans_created;
-    st.spans_unsampled = retired.spans_unsampled;
-    st.logs_created = retired.logs_created;
-    st.attrs_dropped = retired.attrs_dropped;
-    st.spans_dropped_by[SL_DROP_BUDGET] = retired.drop_budget_spans;
-    st.logs_dropped_by[SL_DROP_BUDGET] = retired.drop_budget_logs;
-    st.spans_dropped_by[SL_DROP_QUEUE] = retired.drop_queue_spans;
-    st.logs_dropped_by[SL_DROP_QUEUE] = retired.drop_queue_logs;
-    uint32_t n = atomic_load(&sl__g.ntbufs);
-    for (uint32_t i = 0; i < n; i++) {
-        struct sl_tbuf *tb = sl__g.tbufs[i];
-        st.spans_created += atomic_load_explicit(&tb->spans_created, memory_order_relaxed);
-        st.spans_unsampled += atomic_load_explicit(&tb->spans_unsampled, memory_order_relaxed);
-        st.logs_created += atomic_load_explicit(&tb->logs_created, memory_order_relaxed);
-        st.attrs_dropped += atomic_load_explicit(&tb->attrs_dropped, memory_order_relaxed);
-        st.spans_dropped_by[SL_DROP_BUDGET] += atomic_load(&tb->drop_budget_spans);
-        st.logs_dropped_by[SL_DROP_BUDGET] += atomic_load(&tb->drop_budget_logs);
-        st.spans_dropped_by[SL_DROP_QUEUE] += atomic_load(&tb->drop_queue_spans);
-        st.logs_dropped_by[SL_DROP_QUEUE] += atomic_load(&tb->drop_queue_logs);
-    }
-    pthread_mutex_unlock(&sl__g.reg_mu);
-    sl__exp_stats(&st); /* adds exporter-side counts and drops */
-    for (int i = 0; i < SL_DROP__COUNT; i++) {
-        st.spans_dropped += st.spans_dropped_by[i];
-        st.logs_dropped += st.logs_dropped_by[i];
-    }
-    st.memory_used = atomic_load(&sl__g.mem_used);
-    st.memory_budget = sl__g.budget;
-    pthread_mutex_lock(&err_mu);
-    if (st.last_error == 0) {
-        st.last_error = last_err;
-        snprintf(st.last_error_msg, sizeof(st.last_error_msg), "%s", last_err_msg);
-    }
-    pthread_mutex_unlock(&err_mu);
-    *out = st;
-    return SL_OK;
 }

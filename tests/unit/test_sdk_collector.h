@@ -173,14 +173,38 @@ static __attribute__((unused)) size_t tcol_span_count(struct tcol_store *s)
     return n;
 }
 
+static __attribute__((unused)) int tcol_streq(const slc_batch *b, uint32_t idx, const char *s);
+
+/* The SDK's self-observation record (docs/sdk.md): a log line with this body. */
+#define TCOL_STATS_BODY "sightline.sdk.stats"
+
+/* User log records stored (the SDK's stats records are not counted). */
 static __attribute__((unused)) size_t tcol_log_count(struct tcol_store *s)
 {
     size_t n = 0;
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->nbatches; i++)
-        n += s->batches[i]->nlogs;
+        for (uint32_t j = 0; j < s->batches[i]->nlogs; j++)
+            n += !tcol_streq(s->batches[i], s->batches[i]->logs[j].body, TCOL_STATS_BODY);
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+/* The last stats record stored (by time), or NULL; its batch in *bp. */
+static __attribute__((unused)) const slc_log *tcol_last_stats(struct tcol_store *s,
+                                                              const slc_batch **bp)
+{
+    const slc_log *best = NULL;
+    for (size_t i = 0; i < s->nbatches; i++)
+        for (uint32_t j = 0; j < s->batches[i]->nlogs; j++) {
+            const slc_log *l = &s->batches[i]->logs[j];
+            if (tcol_streq(s->batches[i], l->body, TCOL_STATS_BODY) &&
+                (best == NULL || l->time_ns >= best->time_ns)) {
+                best = l;
+                *bp = s->batches[i];
+            }
+        }
+    return best;
 }
 
 static __attribute__((unused)) int tcol_streq(const slc_batch *b, uint32_t idx, const char *s)

@@ -298,6 +298,61 @@ static void test_many_threads(void **state)
     tcol_store_free(&store);
 }
 
+static int64_t stats_int(const slc_batch *b, const slc_log *l, const char *key)
+{
+    const slc_attr *a = tcol_attr(b, l->attr_first, l->attr_count, key);
+    assert_non_null(a);
+    assert_int_equal(a->type, SLC_V_INT);
+    return a->v.i;
+}
+
+/* The SDK sends its own counters as a "sightline.sdk.stats" log record,
+ * periodically and at shutdown, so a collector can show loss per service. */
+static void test_stats_record(void **state)
+{
+    (void)state;
+    struct tcol col;
+    struct tcol_store store;
+    char url[128];
+    tcol_store_init(&store);
+    tcol_url(url, sizeof(url));
+    assert_int_equal(tcol_start(&col, url, &store), 0);
+    sl_config c;
+    cfg(&c, url);
+    c.stats_interval_ms = 50;
+    assert_int_equal(sl_init(&c), SL_OK);
+    make_spans(500);
+    sl_log(SL_LEVEL_WARN, "one user log");
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(sl_shutdown(10000), SL_OK);
+    sl_stats st;
+    sl_stats_get(&st);
+    assert_int_equal(st.logs_exported, 1); /* stats records are not user logs */
+    assert_int_equal(tcol_log_count(&store), 1);
+    const slc_batch *b = NULL;
+    int n = 0;
+    for (size_t k = 0; k < store.nbatches; k++)
+        for (uint32_t j = 0; j < store.batches[k]->nlogs; j++)
+            n += tcol_streq(store.batches[k], store.batches[k]->logs[j].body, TCOL_STATS_BODY);
+    assert_true(n >= 2); /* periodic ones and the final one */
+    const slc_log *l = tcol_last_stats(&store, &b);
+    assert_non_null(l);
+    assert_true(tcol_streq(b, l->service, "exp-test"));
+    assert_int_equal(stats_int(b, l, "sightline.sdk.spans.created"), 500);
+    assert_int_equal(stats_int(b, l, "sightline.sdk.logs.created"), 1);
+    assert_int_equal(stats_int(b, l, "sightline.sdk.spans.dropped"), 0);
+    assert_int_equal(stats_int(b, l, "sightline.sdk.spans.dropped.queue"), 0);
+    assert_int_equal(stats_int(b, l, "sightline.sdk.interval_ms"), 50);
+    assert_true(stats_int(b, l, "sightline.sdk.spans.exported") <= 500);
+    assert_true(stats_int(b, l, "sightline.sdk.memory.budget") > 0);
+    const slc_attr *inst = tcol_attr(b, l->attr_first, l->attr_count, "sightline.sdk.instance");
+    assert_non_null(inst);
+    assert_int_equal(b->strs[inst->v.str].len, 16);
+    tcol_stop(&col);
+    tcol_store_free(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_rejected_is_dropped_with_reason),
         cmocka_unit_test(test_collector_restart),
         cmocka_unit_test(test_many_threads),
+        cmocka_unit_test(test_stats_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,10 +9,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "sightline.h"
+#include "slc_util.h"
 #include "test_sdk_collector.h"
 
 struct fx {
@@ -245,6 +247,8 @@ static void test_logs(void **state)
                 assert_true(tcol_streq(b, a->v.str, "o-17"));
                 assert_non_null(tcol_attr(b, l->attr_first, l->attr_count, "retry"));
                 seen |= 2;
+            } else if (tcol_streq(b, l->body, TCOL_STATS_BODY)) {
+                continue;
             } else if (tcol_streq(b, l->body, "no span here")) {
                 assert_int_equal(l->flags & SLC_LOG_F_TRACE, 0);
                 seen |= 4;
@@ -392,6 +396,149 @@ static void test_tracestate_inherited(void **state)
     sl_span_end(s);
 }
 
+/* Keys, values and names in the caller's own buffers are copied when set
+ * (the buffer may change or die right after); string literals are kept by
+ * pointer.  Both must arrive as they were at the call. */
+static void test_copied_and_literal_strings(void **state)
+{
+    struct fx *f = *state;
+    char name[32], key[32], val[32], body[32];
+    snprintf(name, sizeof(name), "dyn-name");
+    snprintf(key, sizeof(key), "dyn.key");
+    snprintf(val, sizeof(val), "dyn-value");
+    snprintf(body, sizeof(body), "dyn body");
+    sl_span *s = sl_span_start(name, SL_KIND_INTERNAL);
+    assert_int_equal(sl_span_set_str(s, key, val), SL_OK);
+    assert_int_equal(sl_span_set_str(s, "lit.key", "lit-value"), SL_OK);
+    assert_int_equal(sl_span_set_str(s, key + 4, "lit-for-dyn-key"), SL_OK); /* "key" */
+    assert_int_equal(sl_span_set_str(s, "lit.key2", val), SL_OK);
+    assert_int_equal(sl_log(SL_LEVEL_INFO, body), SL_OK); /* not a literal: copied */
+    /* overwrite every buffer before the span ends and is exported */
+    memset(name, 'X', sizeof(name) - 1);
+    memset(key, 'X', sizeof(key) - 1);
+    memset(val, 'X', sizeof(val) - 1);
+    memset(body, 'X', sizeof(body) - 1);
+    /* the literal-key check still rejects bad keys */
+    assert_int_equal(sl_span_set_int(s, "", 1), SL_EINVAL);
+    static const char long_key[] =
+        "k123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
+        "890123456789012345678901234567890123456789012345678901234567890123456789012345678901234"
+        "5678901234567890123456789012345678901234567890123456789012345678901234567890"
+        "abcdefghijklmnopqrstuvwxyz";
+    assert_true(strlen(long_key) > 255);
+    assert_int_equal(sl_span_set_int(s, long_key, 1), SL_EINVAL);
+    assert_int_equal(sl_span_set_int(s, long_key, 1), SL_EINVAL); /* never cached */
+    sl_span_end(s);
+    assert_int_equal(sl_flush(10000), SL_OK);
+
+    uint32_t i;
+    const slc_batch *b = tcol_find_span(&f->store, "dyn-name", &i);
+    assert_non_null(b);
+    const slc_span *sp = &b->spans[i];
+    const slc_attr *a = tcol_attr(b, sp->attr_first, sp->attr_count, "dyn.key");
+    assert_non_null(a);
+    assert_true(tcol_streq(b, a->v.str, "dyn-value"));
+    a = tcol_attr(b, sp->attr_first, sp->attr_count, "lit.key");
+    assert_non_null(a);
+    assert_true(tcol_streq(b, a->v.str, "lit-value"));
+    a = tcol_attr(b, sp->attr_first, sp->attr_count, "key");
+    assert_non_null(a);
+    assert_true(tcol_streq(b, a->v.str, "lit-for-dyn-key"));
+    a = tcol_attr(b, sp->attr_first, sp->attr_count, "lit.key2");
+    assert_non_null(a);
+    assert_true(tcol_streq(b, a->v.str, "dyn-value"));
+    assert_int_equal(sp->attr_count, 4 + 2); /* + service.version, host.name of a local root */
+    int found = 0;
+    for (size_t k = 0; k < f->store.nbatches; k++)
+        for (uint32_t j = 0; j < f->store.batches[k]->nlogs; j++)
+            found += tcol_streq(f->store.batches[k], f->store.batches[k]->logs[j].body, "dyn body");
+    assert_int_equal(found, 1);
+}
+
+/* Timestamps: the hot path reads the TSC when it can; the exporter turns
+ * ticks into Unix ns.  They must agree with the wall clock. */
+static void test_timestamps(void **state)
+{
+    struct fx *f = *state;
+    uint64_t before = slc_now_ns();
+    sl_span *s = sl_span_start("timed", SL_KIND_INTERNAL);
+    struct timespec ts = {0, 30 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sl_span_add_event(s, "mid", NULL, 0);
+    nanosleep(&ts, NULL);
+    sl_span_end(s);
+    uint64_t after = slc_now_ns();
+    sl_span *e = sl_span_start("explicit-end", SL_KIND_INTERNAL);
+    sl_span_end_at(e, after + 5000000); /* 5 ms in the future, as given */
+    assert_int_equal(sl_flush(10000), SL_OK);
+    uint32_t i;
+    const slc_batch *b = tcol_find_span(&f->store, "timed", &i);
+    assert_non_null(b);
+    const slc_span *sp = &b->spans[i];
+    /* within the bracket, allowing 1 ms for the tick conversion */
+    assert_true(sp->start_ns + 1000000 >= before);
+    assert_true(sp->end_ns <= after + 1000000);
+    uint64_t d = sp->end_ns - sp->start_ns;
+    assert_true(d >= 59000000 && d < 1000000000);
+    assert_int_equal(sp->event_count, 1);
+    const slc_event *ev = &b->events[sp->event_first];
+    assert_true(ev->time_ns >= sp->start_ns + 29000000 && ev->time_ns <= sp->end_ns);
+    b = tcol_find_span(&f->store, "explicit-end", &i);
+    assert_non_null(b);
+    assert_int_equal(b->spans[i].end_ns, after + 5000000);
+}
+
+struct xthread {
+    sl_span *span;
+    int started_here;
+};
+
+static void *end_elsewhere(void *arg)
+{
+    struct xthread *x = arg;
+    if (x->started_here) {
+        /* a thread that starts a span and exits without ending it */
+        x->span = sl_span_start("orphaned", SL_KIND_INTERNAL);
+        sl_span_set_int(x->span, "n", 2);
+        return NULL;
+    }
+    sl_span_set_str(x->span, "ended.by", "other thread");
+    sl_span_end(x->span);
+    return NULL;
+}
+
+/* A span may end on another thread, and outlive the thread that started it. */
+static void test_cross_thread_end(void **state)
+{
+    struct fx *f = *state;
+    struct xthread x = {.span = sl_span_start("handed-over", SL_KIND_INTERNAL)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, end_elsewhere, &x), 0);
+    pthread_join(th, NULL);
+    struct xthread y = {.started_here = 1};
+    assert_int_equal(pthread_create(&th, NULL, end_elsewhere, &y), 0);
+    pthread_join(th, NULL);
+    sl_span_set_str(y.span, "ended.by", "main");
+    sl_span_end(y.span);
+    /* the slots went back to their owners: many more spans still work */
+    for (int k = 0; k < 1000; k++) {
+        x.span = sl_span_start("handed-over-again", SL_KIND_INTERNAL);
+        assert_int_equal(pthread_create(&th, NULL, end_elsewhere, &x), 0);
+        pthread_join(th, NULL);
+    }
+    assert_int_equal(sl_flush(10000), SL_OK);
+    uint32_t i;
+    const slc_batch *b = tcol_find_span(&f->store, "handed-over", &i);
+    assert_non_null(b);
+    const slc_attr *a = tcol_attr(b, b->spans[i].attr_first, b->spans[i].attr_count, "ended.by");
+    assert_non_null(a);
+    assert_true(tcol_streq(b, a->v.str, "other thread"));
+    b = tcol_find_span(&f->store, "orphaned", &i);
+    assert_non_null(b);
+    assert_non_null(tcol_attr(b, b->spans[i].attr_first, b->spans[i].attr_count, "n"));
+    assert_int_equal(tcol_span_count(&f->store), 1002);
+}
+
 static void test_not_initialised_is_inert(void **state)
 {
     (void)state;
@@ -450,6 +597,16 @@ static void test_env_config(void **state)
     setenv("SIGHTLINE_BATCH_DELAY_MS", "0", 1);
     assert_int_equal(sl_config_from_env(&c, err, sizeof(err)), SL_ECONFIG);
     unsetenv("SIGHTLINE_BATCH_DELAY_MS");
+    setenv("SIGHTLINE_COMPRESSION", "none", 1);
+    assert_int_equal(sl_config_from_env(&c, err, sizeof(err)), SL_OK);
+    assert_int_equal(c.compression, -1);
+    setenv("SIGHTLINE_COMPRESSION", "6", 1);
+    assert_int_equal(sl_config_from_env(&c, err, sizeof(err)), SL_OK);
+    assert_int_equal(c.compression, 6);
+    setenv("SIGHTLINE_COMPRESSION", "fast", 1);
+    assert_int_equal(sl_config_from_env(&c, err, sizeof(err)), SL_ECONFIG);
+    assert_non_null(strstr(err, "SIGHTLINE_COMPRESSION"));
+    unsetenv("SIGHTLINE_COMPRESSION");
     unsetenv("SIGHTLINE_ENDPOINT");
     unsetenv("SIGHTLINE_SERVICE_NAME");
     unsetenv("SIGHTLINE_TOKEN");
@@ -465,6 +622,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sampling_ratio, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling_never_still_propagates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tracestate_inherited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copied_and_literal_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timestamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cross_thread_end, setup, teardown),
         cmocka_unit_test(test_not_initialised_is_inert),
         cmocka_unit_test(test_env_config),
     };
