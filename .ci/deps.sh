@@ -38,7 +38,11 @@ done
 
 # The browser tests' own needs (Debian chromium, playwright-core from the lockfile).
 browser() {
-  bash "$(dirname "$0")/../tests/browser/deps.sh"
+  bash "$(dirname "$0")/../tests/browser/deps.sh" || return 1
+  # The OpenTelemetry JS SDK that the OTLP end-to-end test drives.
+  if [[ ! -d $(dirname "$0")/../tests/otel-js/node_modules ]]; then
+    (cd "$(dirname "$0")/../tests/otel-js" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
 }
 
 if ((${#missing[@]} == 0)); then

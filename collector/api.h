@@ -22,6 +22,9 @@ typedef struct col_api {
     int trace_max_spans;
     int trace_max_blocks;
     int list_max_scan;
+    /* Limits for the OTLP and Zipkin receivers (http.c, otlp.h): request
+     * bodies over frame_bytes get 413; NULL = defaults.  Borrowed. */
+    const slc_wire_limits *ingest_limits;
 } col_api;
 
 typedef struct col_api_req {

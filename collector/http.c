@@ -19,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "otlp.h"
 #include "sightline.h"
 #include "slc_util.h"
 
@@ -169,6 +170,89 @@ static enum MHD_Result col_static(struct col_http *h, struct MHD_Connection *c, 
     return col_queue(c, st, 200, r, col_ctype(real));
 }
 
+/* Sends a receiver's response (otlp.h); the body is freed either way. */
+static enum MHD_Result col_send_recv(struct MHD_Connection *c, col_stats *st, col_recv_resp *resp)
+{
+    struct MHD_Response *r;
+
+    if (resp->len > 0) {
+        r = MHD_create_response_from_buffer(resp->len, resp->body, MHD_RESPMEM_MUST_FREE);
+        if (r == NULL)
+            free(resp->body);
+    } else {
+        free(resp->body);
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (r == NULL)
+        return MHD_NO;
+    if (resp->retry_after != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    return col_queue(c, st, resp->status, r,
+                     resp->ctype != NULL ? resp->ctype : "text/plain; charset=utf-8");
+}
+
+/* POST /v1/traces, /v1/logs, /api/v2/spans.  libmicrohttpd calls this once
+ * with the headers, then once per piece of body (chunked or not), then once
+ * more with no data: the body is gathered (up to the frame limit) in
+ * *con_cls and handled whole at the end; col_completed() frees it if the
+ * client goes away first. */
+static enum MHD_Result col_recv_request(struct col_http *h, struct MHD_Connection *c,
+                                        enum col_recv_route route, const char *method,
+                                        const char *data, size_t *size, void **con_cls)
+{
+    col_recv_upload *u = *con_cls;
+    const slc_wire_limits *lim = h->api.ingest_limits;
+    const char *ctype =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    col_recv_resp resp;
+    slc_wire_limits dl;
+
+    if (lim == NULL) {
+        slc_wire_limits_default(&dl);
+        lim = &dl;
+    }
+    if (u == NULL) {
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+        if (strcmp(method, "POST") != 0) {
+            col_recv_handle(h->api.store, h->api.stats, lim, route, method, ctype, NULL, NULL, 0,
+                            &resp);
+            return col_send_recv(c, h->api.stats, &resp);
+        }
+        if (cl != NULL && strtoull(cl, NULL, 10) > lim->frame_bytes) {
+            col_recv_too_big(route, ctype, lim->frame_bytes, &resp);
+            return col_send_recv(c, h->api.stats, &resp);
+        }
+        u = col_recv_upload_new(route, lim->frame_bytes);
+        if (u == NULL)
+            return MHD_NO;
+        *con_cls = u;
+        return MHD_YES;
+    }
+    if (*size > 0) {
+        col_recv_upload_append(u, data, *size);
+        *size = 0;
+        return MHD_YES;
+    }
+    col_recv_finish(
+        h->api.store, h->api.stats, lim, u, method, ctype,
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING), &resp);
+    col_recv_upload_free(u);
+    *con_cls = NULL;
+    return col_send_recv(c, h->api.stats, &resp);
+}
+
+static void col_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    col_recv_upload_free(*con_cls);
+    *con_cls = NULL;
+}
+
 static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -180,9 +264,9 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     enum MHD_Result ret;
 
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
+    enum col_recv_route route = col_recv_match(url);
+    if (route != COL_RECV_NONE)
+        return col_recv_request(h, c, route, method, upload_data, upload_data_size, con_cls);
     atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
     req.method = method;
     req.path = url;
@@ -285,7 +369,8 @@ int col_http_start(const col_http_opts *o, const col_api *api, col_http **out, c
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns > 0 ? o->max_conns : 256),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, col_completed, NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errlen,
                  "cannot serve HTTP on %s (address in use or not local?); pick another --http",

@@ -152,6 +152,9 @@ static void col_reload(int argc, char **argv, col_config *cur, col_store *store,
     cur->limits = next.limits;
 }
 
+/* Limits the HTTP receivers use (see main()). */
+static slc_wire_limits http_limits;
+
 int main(int argc, char **argv)
 {
     col_config cfg;
@@ -232,6 +235,11 @@ int main(int argc, char **argv)
     api.trace_max_spans = cfg.trace_max_spans;
     api.trace_max_blocks = cfg.trace_max_blocks;
     api.list_max_scan = cfg.list_max_scan;
+    /* The HTTP receivers (OTLP, Zipkin) enforce the same limits as native
+     * ingest.  They read a copy taken at start, so a SIGHUP reload cannot
+     * change it under a running HTTP thread; new limits apply after restart. */
+    http_limits = cfg.limits;
+    api.ingest_limits = &http_limits;
     ho.addr = cfg.http_addr;
     ho.ui_dir = cfg.ui_dir;
     ho.threads = cfg.http_threads;
