@@ -56,6 +56,8 @@ static char *arena_alloc(struct slc_batch_mem *m, size_t len)
     char *c = malloc(cap ? cap : 1);
     if (!c)
         return NULL;
+    if (m->nchunks == 0)
+        m->chunk0_cap = cap;
     m->chunks[m->nchunks++] = c;
     m->cur = c;
     m->cur_cap = cap;
@@ -112,8 +114,9 @@ void slc_batch_reset(slc_batch *b)
     m->nchunks = m->nchunks ? 1 : 0;
     m->cur = m->nchunks ? m->chunks[0] : NULL;
     m->cur_used = 0;
-    if (m->nchunks)
-        m->cur_cap = m->cur_cap > ARENA_CHUNK ? m->cur_cap : ARENA_CHUNK;
+    /* The capacity of the chunk kept, not of the last one used: a batch
+     * that ended in a large chunk must not lend its size to chunk 0. */
+    m->cur_cap = m->nchunks ? m->chunk0_cap : 0;
     if (m->htab)
         memset(m->htab, 0, (size_t)m->hcap * sizeof *m->htab);
     m->hcount = 0;
@@ -222,12 +225,13 @@ static int copy_attrs(slc_batch *dst, const slc_batch *src, uint32_t first, uint
     *nfirst = dst->nattrs;
     for (uint32_t i = 0; i < count; i++) {
         slc_attr a = src->attrs[first + i];
-        if (intern_ref(dst, src, a.key, &a.key))
-            return SL_ENOMEM;
-        if (a.type == SLC_V_STR && intern_ref(dst, src, a.v.str, &a.v.str))
-            return SL_ENOMEM;
-        if (slc_batch_add_attr(dst, &a, NULL))
-            return SL_ENOMEM;
+        int rc;
+        if ((rc = intern_ref(dst, src, a.key, &a.key)))
+            return rc;
+        if (a.type == SLC_V_STR && (rc = intern_ref(dst, src, a.v.str, &a.v.str)))
+            return rc;
+        if ((rc = slc_batch_add_attr(dst, &a, NULL)))
+            return rc;
     }
     return SL_OK;
 }

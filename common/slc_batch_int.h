@@ -13,6 +13,7 @@ struct slc_batch_mem {
     uint32_t nchunks, cap_chunks;
     char *cur;
     size_t cur_used, cur_cap;
+    size_t chunk0_cap; /* capacity of chunks[0], the one reset keeps */
     uint32_t *htab; /* intern table: string index + 1, 0 = empty */
     uint32_t hcap, hcount;
     uint32_t cap_strs, cap_spans, cap_logs, cap_attrs, cap_events, cap_links;

@@ -174,7 +174,7 @@ int slc_hist_decode_merge(slc_hist *h, const uint8_t *buf, size_t len)
         uint64_t d, c;
         if (get_varint(&p, end, &d) || get_varint(&p, end, &c))
             return SL_EPARSE;
-        if ((k > 0 && d == 0) || pos + d >= SLC_HIST_BUCKETS || c == 0)
+        if ((k > 0 && d == 0) || d >= SLC_HIST_BUCKETS - pos || c == 0)
             return SL_EPARSE;
         pos += d;
         idx[k] = (uint32_t)pos;

@@ -175,8 +175,8 @@ int slc_duration_parse(const char *s, uint64_t *out_ns)
     return scale(ip, frac, fdig, unit, out_ns);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * civil-from-days inverse), valid for years 1970..9999. */
+/* Days since 1970-01-01 of a proleptic Gregorian date (the well-known
+ * days-from-civil formula); callers pass years 1970..2500. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
@@ -214,8 +214,11 @@ static int rfc3339_parse(const char *s, uint64_t *out)
         ndigits(&p, 2, &se))
         return SL_EPARSE;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
-        se > 60)
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    /* Unix nanoseconds fit in uint64 until 2554; later years are refused
+     * rather than wrapped. */
+    if (y < 1970 || y > 2500 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || se > 60)
         return SL_EPARSE;
     uint64_t frac = 0;
     int fdig = 0;

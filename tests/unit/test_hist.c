@@ -128,6 +128,11 @@ static void test_merge_and_encode(void **state)
     assert_int_equal(slc_hist_decode_merge(m, buf, n), SL_EPARSE);
     assert_memory_equal(m, before, sizeof *m);
     assert_int_equal(slc_hist_encode(c, buf, 8), 0);
+    /* a bucket delta so large that pos + delta wraps is refused */
+    const uint8_t wrap[] = {2, 0, 5, 5, 2,   /* count 2, sum, min, max, 2 buckets */
+                            5, 1,            /* bucket 5: 1 */
+                            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 1};
+    assert_int_equal(slc_hist_decode_merge(m, wrap, sizeof wrap), SL_EPARSE);
     free(a), free(b), free(c), free(m), free(before), free(buf), free(buf2);
 }
 

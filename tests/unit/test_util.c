@@ -91,6 +91,9 @@ static void test_time(void **state)
     assert_int_equal(slc_time_parse("1764090000000000000", now, &t), SL_OK);
     assert_true(t == 1764090000000000000ull);
     assert_int_equal(slc_time_parse("2025-13-01T00:00:00Z", now, &t), SL_EPARSE);
+    assert_int_equal(slc_time_parse("2025-02-29T00:00:00Z", now, &t), SL_EPARSE); /* not leap */
+    assert_int_equal(slc_time_parse("2000-02-29T00:00:00Z", now, &t), SL_OK);
+    assert_int_equal(slc_time_parse("2600-01-01T00:00:00Z", now, &t), SL_EPARSE); /* would wrap */
     assert_int_equal(slc_time_parse("2025-11-25T17:00:00", now, &t), SL_EPARSE);
     assert_int_equal(slc_time_parse("2025-11-25T17:00:00Zjunk", now, &t), SL_EPARSE);
     assert_int_equal(slc_time_parse("yesterday", now, &t), SL_EPARSE);

@@ -237,6 +237,32 @@ static void test_intern_dedupes(void **state)
     slc_batch_free(b);
 }
 
+/* Reset keeps chunk 0 and must remember chunk 0's own size: a batch that
+ * ended in a large chunk used to lend that size to chunk 0, and the next
+ * batch wrote past it (found by review; ASan catches it). */
+static void test_reset_after_big_string(void **state)
+{
+    (void)state;
+    slc_batch *b = slc_batch_new();
+    uint32_t idx;
+    char *big = malloc(100 * 1024);
+    memset(big, 'x', 100 * 1024);
+    assert_int_equal(slc_batch_intern(b, "svc", 3, &idx), SL_OK);   /* chunk 0: 64 KiB */
+    assert_int_equal(slc_batch_intern(b, big, 100 * 1024, &idx), SL_OK); /* chunk 1: 100 KiB */
+    slc_batch_reset(b);
+    /* fill chunk 0 nearly full, then a string that fits only a 100 KiB chunk */
+    char *mid = malloc(61 * 1024);
+    memset(mid, 'y', 61 * 1024);
+    assert_int_equal(slc_batch_intern(b, mid, 61 * 1024, &idx), SL_OK);
+    memset(big, 'z', 20 * 1024);
+    assert_int_equal(slc_batch_intern(b, big, 20 * 1024, &idx), SL_OK);
+    assert_int_equal(b->strs[idx].len, 20 * 1024);
+    assert_int_equal(b->strs[idx].ptr[20 * 1024 - 1], 'z');
+    free(mid);
+    free(big);
+    slc_batch_free(b);
+}
+
 static void test_copy_span_and_log(void **state)
 {
     (void)state;
@@ -677,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_intern_dedupes),
         cmocka_unit_test(test_copy_span_and_log),
+        cmocka_unit_test(test_reset_after_big_string),
         cmocka_unit_test(test_reject_header),
         cmocka_unit_test(test_reject_inflate),
         cmocka_unit_test(test_reject_values),
