@@ -2,6 +2,7 @@
  * api.c - routes and handlers of the JSON API (see api.h and docs/api.md).
  */
 #include "api.h"
+#include "api_query.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -450,9 +451,16 @@ static void col_h_health(const col_api *api, const col_api_req *req, col_api_res
  * so list a prefix after any exact route it would shadow. */
 static const struct col_route col_routes[] = {
     {"/healthz", 0, col_h_health},
+    /* trace search (api_query.c); shadows the older root listing below */
+    {"/api/v1/traces", 0, col_apiq_traces},
     {"/api/v1/traces", 0, col_h_traces},
     {"/api/v1/traces/", 1, col_h_trace},
     {"/api/v1/services", 0, col_h_services},
+    {"/api/v1/services/", 1, col_apiq_service_sub},
+    {"/api/v1/red", 0, col_apiq_red},
+    {"/api/v1/deps", 0, col_apiq_deps},
+    {"/api/v1/logs", 0, col_apiq_logs},
+    {"/api/v1/top", 0, col_apiq_top},
     {"/api/v1/stats", 0, col_h_stats},
     {"/metrics", 0, col_h_metrics},
 };

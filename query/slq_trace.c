@@ -1017,3 +1017,27 @@ int slq_trace_to_json(const slq_trace *t, json_t **out)
     *out = o;
     return 0;
 }
+
+int slq_trace_summary_json(const slq_trace *t, json_t **out)
+{
+    if (t == NULL || out == NULL)
+        return SL_EINVAL;
+    json_t *o = summary_json(t);
+    if (o == NULL)
+        return SL_ENOMEM;
+    *out = o;
+    return 0;
+}
+
+json_t *slq_log_json(const slc_batch *b, const slc_log *l)
+{
+    json_t *o = log_json(b, l);
+    if (o == NULL)
+        return NULL;
+    json_t *tid = (l->flags & SLC_LOG_F_TRACE) ? jhex(l->trace_id, 16, 1) : json_string("");
+    if (set(o, "trace_id", tid) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}

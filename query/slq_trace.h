@@ -89,6 +89,18 @@ const slq_node *slq_trace_nodes(const slq_trace *t, uint32_t *n);
  * the caller (json_decref()). */
 int slq_trace_to_json(const slq_trace *t, json_t **out);
 
+/* Added for the query API.  The "summary" object of slq_trace_to_json()
+ * alone (root service and name, start, duration, span_count, services,
+ * error_count, ...), for trace lists.  On success *out is a new reference
+ * owned by the caller.  SL_EINVAL / SL_ENOMEM. */
+int slq_trace_summary_json(const slq_trace *t, json_t **out);
+
+/* Added for the query API.  One log record of b as the trace JSON writes it
+ * (time_ns, time_us, severity, level, service, body, span_id, attributes)
+ * plus "trace_id" ("" when the record has none).  Returns a new reference
+ * owned by the caller, or NULL when out of memory. */
+json_t *slq_log_json(const slc_batch *b, const slc_log *l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,7 +15,11 @@ static const slcli_cmd *const commands[] = {
     &slcli_cmd_trace,
     &slcli_cmd_traces,
     &slcli_cmd_services,
-    /* next: latency, errors, deps, logs, top */
+    &slcli_cmd_latency,
+    &slcli_cmd_errors,
+    &slcli_cmd_top,
+    &slcli_cmd_deps,
+    &slcli_cmd_logs,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

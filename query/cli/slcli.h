@@ -46,6 +46,11 @@ typedef struct slcli_cmd {
 extern const slcli_cmd slcli_cmd_trace;
 extern const slcli_cmd slcli_cmd_traces;
 extern const slcli_cmd slcli_cmd_services;
+extern const slcli_cmd slcli_cmd_latency;
+extern const slcli_cmd slcli_cmd_errors;
+extern const slcli_cmd slcli_cmd_deps;
+extern const slcli_cmd slcli_cmd_logs;
+extern const slcli_cmd slcli_cmd_top;
 
 /* ---- argument helpers (slcli_args.c) ------------------------------------- */
 
@@ -70,5 +75,34 @@ int slcli_usage_error(slcli_ctx *c, const char *cmd, const char *fmt, ...)
 
 /* The global-flag lines shared by every command's help. */
 void slcli_help_globals(FILE *f);
+
+/* ---- query helpers (slcli_query.c) ---------------------------------------- */
+
+/* The time range every command takes. */
+typedef struct slcli_range {
+    const char *since, *until; /* as typed (the server resolves relative times) */
+} slcli_range;
+
+/* Consumes a global flag, --since or --until at argv[*i].  Same returns as
+ * slcli_flag_value(). */
+int slcli_common_flag(slcli_ctx *c, int argc, char **argv, int *i, slcli_range *r);
+
+/* Checks the range locally so a typo is a usage error, not a round trip.
+ * Returns SLCLI_EXIT_OK or (after printing what to do) SLCLI_EXIT_USAGE. */
+int slcli_check_range(slcli_ctx *c, const char *cmd, const slcli_range *r);
+
+/* Checks that v parses as a decimal integer in lo..hi. */
+int slcli_check_uint(slcli_ctx *c, const char *cmd, const char *flag, const char *v, long lo, long hi);
+
+/* Checks that v parses as a duration (250ms, 2s, 1m). */
+int slcli_check_duration(slcli_ctx *c, const char *cmd, const char *flag, const char *v);
+
+/* Prints the response body as is (--json), ending with a newline. */
+struct slcli_resp;
+void slcli_print_raw(const slcli_ctx *c, const struct slcli_resp *r);
+
+/* The style (colour, width) of c. */
+struct slcli_style;
+void slcli_style_init(const slcli_ctx *c, struct slcli_style *st);
 
 #endif /* SLCLI_H */

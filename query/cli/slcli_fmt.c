@@ -564,3 +564,9 @@ int slcli_render_services(FILE *out, const json_t *list, const slcli_style *st)
     }
     return (int)n;
 }
+
+/* ---- shared with slcli_fmt_tables.c ---------------------------------------------- */
+
+size_t slcli_put_clean(FILE *out, const char *s, size_t max) { return put_clean(out, s, max); }
+
+size_t slcli_cols(const char *s) { return cols(s); }

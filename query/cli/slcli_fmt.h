@@ -46,4 +46,38 @@ int slcli_render_traces(FILE *out, const json_t *list, const slcli_style *st);
 /* The list of GET /api/v1/services.  Returns the number of rows or -1. */
 int slcli_render_services(FILE *out, const json_t *list, const slcli_style *st);
 
+/* Prints s with control characters made harmless, at most max columns
+ * ("..." marks a cut); returns the columns printed.  Every string from the
+ * server goes through it. */
+size_t slcli_put_clean(FILE *out, const char *s, size_t max);
+
+/* Display columns of a UTF-8 string. */
+size_t slcli_cols(const char *s);
+
+/* ---- tables of the query commands (slcli_fmt_tables.c) -------------------- */
+
+/* `services`: GET /api/v1/services joined with GET /api/v1/red?step=0 (red
+ * may be NULL: rate columns then show "-").  Returns the rows or -1. */
+int slcli_render_service_table(FILE *out, const json_t *services, const json_t *red, const slcli_style *st);
+
+/* `latency`: GET /api/v1/red, one block per series, one line per non-empty
+ * bucket.  Returns the number of series or -1. */
+int slcli_render_latency(FILE *out, const json_t *red, const slcli_style *st);
+
+/* `top`, `errors`, per-service operations: a document with an "operations"
+ * array (GET /api/v1/top, /api/v1/services/{name}/operations).  Returns the
+ * rows or -1. */
+int slcli_render_ops(FILE *out, const json_t *doc, const slcli_style *st);
+
+/* `deps`: GET /api/v1/deps, one line per edge.  Returns the edges or -1. */
+int slcli_render_deps(FILE *out, const json_t *deps, const slcli_style *st);
+
+/* One log record: time, level, service (padded to svcw columns), body, and
+ * the trace id when it has one. */
+void slcli_render_log_line(FILE *out, const json_t *log, size_t svcw, const slcli_style *st);
+
+/* `logs`: GET /api/v1/logs, newest first as sent, or oldest first.  Returns
+ * the records or -1. */
+int slcli_render_logs(FILE *out, const json_t *doc, int oldest_first, const slcli_style *st);
+
 #endif /* SLCLI_FMT_H */

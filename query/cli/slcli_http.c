@@ -199,3 +199,14 @@ int slcli_http_check(const slcli_ctx *c, const slcli_url *u, const slcli_resp *r
         fprintf(c->err, "sightline: the collector refused access; check its auth settings\n");
     return SLCLI_EXIT_USAGE;
 }
+
+int slcli_http_fetch(const slcli_ctx *c, const slcli_url *u, slcli_resp *r, int not_found_is_empty)
+{
+    int rc = slcli_http_get(c, u, r);
+    if (rc != SLCLI_EXIT_OK)
+        return rc;
+    rc = slcli_http_check(c, u, r, not_found_is_empty);
+    if (rc != SLCLI_EXIT_OK)
+        slcli_resp_free(r);
+    return rc;
+}

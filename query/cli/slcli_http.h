@@ -57,4 +57,8 @@ void slcli_resp_free(slcli_resp *r);
  * 2xx response with a JSON body. */
 int slcli_http_check(const slcli_ctx *c, const slcli_url *u, const slcli_resp *r, int not_found_is_empty);
 
+/* slcli_http_get() then slcli_http_check(): SLCLI_EXIT_OK with *r filled
+ * (the caller frees it), or the exit status with *r freed. */
+int slcli_http_fetch(const slcli_ctx *c, const slcli_url *u, slcli_resp *r, int not_found_is_empty);
+
 #endif /* SLCLI_HTTP_H */

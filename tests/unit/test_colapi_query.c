@@ -1,0 +1,654 @@
+/*
+ * test_colapi_query.c - the query endpoints of the HTTP API
+ * (collector/api_query.c), called through col_api_dispatch() on a real
+ * store in a temp dir, with frames written through the ingest write path.
+ *
+ * The accuracy test generates a workload with known latencies, stores it,
+ * asks /api/v1/red, /operations and /top for percentiles and compares every
+ * one with the exact nearest-rank percentile of the raw durations: each
+ * must be within 1% relative error.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "api.h"
+#include "api_query.h"
+#include "sightline.h"
+#include "store.h"
+#include "test_colutil.h"
+
+#define MS 1000000ULL
+#define SEC 1000000000ULL
+#define MIN (60 * SEC)
+
+struct fx {
+    char *dir;
+    col_store *s;
+    col_stats stats;
+    col_api api;
+    uint64_t t0; /* a minute boundary in the recent past */
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char err[256];
+
+    f->dir = tu_tmpdir();
+    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
+        fprintf(stderr, "open: %s\n", err);
+        return -1;
+    }
+    f->api.store = f->s;
+    f->api.stats = &f->stats;
+    f->api.trace_max_spans = 10000;
+    f->api.trace_max_blocks = 4096;
+    f->api.list_max_scan = 100000;
+    f->t0 = slc_now_ns() - 20 * MIN;
+    f->t0 -= f->t0 % MIN;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    col_store_close(f->s);
+    tu_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void store_batch(col_store *s, slc_batch *b)
+{
+    uint8_t *frame;
+    size_t len;
+    slc_batch *d = NULL;
+    col_batch_key k;
+    char err[256];
+
+    tu_encode(b, &frame, &len);
+    if (slc_wire_decode(frame, len, NULL, &d, err, sizeof err) != 0)
+        fail_msg("decode: %s", err);
+    k.batch_id = b->batch_id;
+    k.crc = (uint32_t)len * 2654435761u + (uint32_t)b->batch_id;
+    assert_int_equal(col_store_claim(s, &k), 0);
+    assert_int_equal(col_store_write(s, &k, frame, len, d, err, sizeof err), 0);
+    col_store_release(s, &k);
+    slc_batch_free(d);
+    free(frame);
+}
+
+/* n three-span traces (frontend -> checkout -> payment, payment fails, a
+ * log), one per second from f->t0. */
+static void store_traces(struct fx *f, int n, uint64_t seed)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t *frame;
+        size_t len;
+        slc_batch *d = NULL;
+        col_batch_key k;
+        char err[256];
+
+        tu_trace_frame(seed + (uint64_t)i, seed + (uint64_t)i, f->t0 + (uint64_t)i * SEC, &frame,
+                       &len);
+        assert_int_equal(slc_wire_decode(frame, len, NULL, &d, err, sizeof err), 0);
+        k.batch_id = d->batch_id;
+        k.crc = (uint32_t)(seed + (uint64_t)i);
+        assert_int_equal(col_store_claim(f->s, &k), 0);
+        assert_int_equal(col_store_write(f->s, &k, frame, len, d, err, sizeof err), 0);
+        col_store_release(f->s, &k);
+        slc_batch_free(d);
+        free(frame);
+    }
+}
+
+/* ---- calling the API ----------------------------------------------------- */
+
+struct args {
+    const char *k[24], *v[24];
+    int n;
+};
+
+static const char *arg_of(void *cx, const char *name)
+{
+    struct args *a = cx;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->k[i], name) == 0)
+            return a->v[i];
+    return NULL;
+}
+
+/* GET path with NULL-terminated key, value pairs; returns the body (owned
+ * by the caller) and the status in *status. */
+static json_t *get(struct fx *f, int *status, const char *path, ...)
+{
+    struct args a = {0};
+    col_api_req req = {0};
+    col_api_resp resp = {0};
+    va_list ap;
+    const char *k;
+
+    va_start(ap, path);
+    while ((k = va_arg(ap, const char *)) != NULL && a.n < 24) {
+        a.k[a.n] = k;
+        a.v[a.n++] = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    req.method = "GET";
+    req.path = path;
+    req.arg = arg_of;
+    req.cx = &a;
+    req.now_ns = slc_now_ns();
+    assert_int_equal(col_api_dispatch(&f->api, &req, &resp), 1);
+    assert_non_null(resp.body);
+    free(resp.text);
+    *status = resp.status;
+    return resp.body;
+}
+
+static const char *err_code(json_t *body)
+{
+    return json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+}
+
+static uint64_t u64(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v))
+        return strtoull(json_string_value(v), NULL, 10);
+    return (uint64_t)json_integer_value(v);
+}
+
+static char *ns_str(uint64_t ns, char *buf)
+{
+    snprintf(buf, 24, "%llu", (unsigned long long)ns);
+    return buf;
+}
+
+/* ---- accuracy ------------------------------------------------------------ */
+
+#define A_SVC 2
+#define A_OPS 2
+#define A_MINUTES 4
+#define A_PER_MIN 3000 /* spans per (service, op, minute) */
+
+static uint64_t xs(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A heavy-tailed latency: 20 us .. ~2 s, log-uniform with a bump. */
+static uint64_t latency(uint64_t *s)
+{
+    double u = (double)(xs(s) % 1000000) / 1e6;
+    double v = (double)(xs(s) % 1000000) / 1e6;
+    double x = 20000.0 * pow(10.0, 4.0 * u * u + 0.3 * v);
+    return (uint64_t)x + 1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the ceil(q*n)-th smallest. */
+static uint64_t exact(const uint64_t *sorted, size_t n, double q)
+{
+    double r = q * (double)n;
+    size_t k = (size_t)r;
+    if ((double)k < r)
+        k++;
+    if (k == 0)
+        k = 1;
+    return sorted[k - 1];
+}
+
+static void within_1pct(uint64_t have, uint64_t want, const char *what, const char *p)
+{
+    double rel = fabs((double)have - (double)want) / (double)want;
+    if (rel >= 0.01)
+        fail_msg("%s %s: reported %llu, exact %llu, relative error %.4f", what, p,
+                 (unsigned long long)have, (unsigned long long)want, rel);
+}
+
+static void test_red_accuracy(void **state)
+{
+    struct fx *f = *state;
+    static const char *svcs[A_SVC] = {"api", "db"}, *ops[A_OPS] = {"read", "write"};
+    static const double qs[4] = {0.50, 0.90, 0.95, 0.99};
+    static const char *const pn[4] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
+    /* raw durations per (service, op, minute) */
+    uint64_t *raw = malloc(sizeof(uint64_t) * A_SVC * A_OPS * A_MINUTES * A_PER_MIN);
+    uint64_t seed = 0x1234567, batch = 1;
+    char b1[24], b2[24];
+    int st, checked = 0;
+    json_t *j, *series;
+
+    assert_non_null(raw);
+    for (int m = 0; m < A_MINUTES; m++) {
+        slc_batch *b = slc_batch_new();
+        for (int si = 0; si < A_SVC; si++)
+            for (int oi = 0; oi < A_OPS; oi++)
+                for (int i = 0; i < A_PER_MIN; i++) {
+                    uint8_t tid[16], sid[8];
+                    uint64_t d = latency(&seed);
+                    size_t at = (((size_t)si * A_OPS + oi) * A_MINUTES + m) * A_PER_MIN + i;
+                    uint64_t start = f->t0 + (uint64_t)m * MIN + (uint64_t)i * (50 * SEC / A_PER_MIN);
+                    raw[at] = d;
+                    tu_id(tid, 16, xs(&seed));
+                    tu_id(sid, 8, xs(&seed));
+                    tu_span(b, tid, sid, NULL, svcs[si], ops[oi], start, d, i % 7 == 0);
+                    if (b->nspans == 500) {
+                        b->batch_id = batch++;
+                        store_batch(f->s, b);
+                        slc_batch_reset(b);
+                    }
+                    /* client spans with other latencies: kind=entry must skip them */
+                    if (i % 10 == 0) {
+                        slc_span sp;
+                        tu_id(sid, 8, xs(&seed));
+                        memset(&sp, 0, sizeof sp);
+                        memcpy(sp.trace_id, tid, 16);
+                        memcpy(sp.span_id, sid, 8);
+                        sp.kind = SLC_KIND_CLIENT;
+                        sp.service = tu_str(b, svcs[si]);
+                        sp.name = tu_str(b, ops[oi]);
+                        sp.start_ns = start;
+                        sp.end_ns = start + 5 * SEC;
+                        assert_int_equal(slc_batch_add_span(b, &sp, NULL), 0);
+                    }
+                }
+        if (b->nspans > 0) {
+            b->batch_id = batch++;
+            store_batch(f->s, b);
+        }
+        slc_batch_free(b);
+    }
+
+    /* Per operation, per minute. */
+    j = get(f, &st, "/api/v1/red", "by", "operation", "step", "1m", "since",
+            ns_str(f->t0, b1), "until", ns_str(f->t0 + A_MINUTES * MIN - 1, b2), NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(u64(j, "step_ns"), MIN);
+    assert_int_equal(json_array_size(json_object_get(j, "t_us")), A_MINUTES);
+    series = json_object_get(j, "series");
+    assert_int_equal(json_array_size(series), A_SVC * A_OPS);
+    for (size_t x = 0; x < json_array_size(series); x++) {
+        json_t *s = json_array_get(series, x);
+        const char *svc = json_string_value(json_object_get(s, "service"));
+        const char *op = json_string_value(json_object_get(s, "operation"));
+        int si = strcmp(svc, "api") == 0 ? 0 : 1, oi = strcmp(op, "read") == 0 ? 0 : 1;
+        assert_string_equal(svc, svcs[si]);
+        assert_string_equal(op, ops[oi]);
+        for (int m = 0; m < A_MINUTES; m++) {
+            uint64_t *v = raw + (((size_t)si * A_OPS + oi) * A_MINUTES + m) * A_PER_MIN;
+            char what[64];
+            assert_int_equal(json_integer_value(json_array_get(json_object_get(s, "count"), m)),
+                             A_PER_MIN);
+            assert_int_equal(json_integer_value(json_array_get(json_object_get(s, "errors"), m)),
+                             (A_PER_MIN + 6) / 7);
+            qsort(v, A_PER_MIN, sizeof *v, cmp_u64);
+            snprintf(what, sizeof what, "%s/%s minute %d", svc, op, m);
+            for (int k = 0; k < 4; k++) {
+                json_t *p = json_array_get(json_object_get(s, pn[k]), m);
+                within_1pct((uint64_t)json_integer_value(p), exact(v, A_PER_MIN, qs[k]), what,
+                            pn[k]);
+                checked++;
+            }
+        }
+    }
+    json_decref(j);
+
+    /* Per service over the whole range (step 0), ops merged. */
+    j = get(f, &st, "/api/v1/red", "step", "0", "since", ns_str(f->t0, b1), "until",
+            ns_str(f->t0 + A_MINUTES * MIN - 1, b2), NULL);
+    assert_int_equal(st, 200);
+    series = json_object_get(j, "series");
+    assert_int_equal(json_array_size(series), A_SVC);
+    for (int si = 0; si < A_SVC; si++) {
+        json_t *s = json_array_get(series, (size_t)si);
+        size_t n = (size_t)A_OPS * A_MINUTES * A_PER_MIN;
+        uint64_t *v = malloc(n * sizeof *v);
+        assert_non_null(v);
+        /* a copy: the per-operation slices are checked again below */
+        memcpy(v, raw + (size_t)si * n, n * sizeof *v);
+        assert_string_equal(json_string_value(json_object_get(s, "service")), svcs[si]);
+        assert_null(json_object_get(s, "operation"));
+        qsort(v, n, sizeof *v, cmp_u64);
+        for (int k = 0; k < 4; k++) {
+            within_1pct((uint64_t)json_integer_value(json_array_get(json_object_get(s, pn[k]), 0)),
+                        exact(v, n, qs[k]), svcs[si], pn[k]);
+            checked++;
+        }
+        free(v);
+    }
+    json_decref(j);
+
+    /* The operations table and top-N report the same numbers. */
+    j = get(f, &st, "/api/v1/services/db/operations", "since", ns_str(f->t0, b1), "until",
+            ns_str(f->t0 + A_MINUTES * MIN - 1, b2), NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "operations")), A_OPS);
+    for (size_t x = 0; x < A_OPS; x++) {
+        json_t *o = json_array_get(json_object_get(j, "operations"), x);
+        int oi = strcmp(json_string_value(json_object_get(o, "operation")), "read") == 0 ? 0 : 1;
+        size_t n = (size_t)A_MINUTES * A_PER_MIN;
+        uint64_t *v = raw + ((size_t)1 * A_OPS + oi) * n;
+        assert_int_equal(u64(o, "count"), n);
+        qsort(v, n, sizeof *v, cmp_u64);
+        for (int k = 0; k < 4; k++) {
+            within_1pct(u64(o, pn[k]), exact(v, n, qs[k]), "db operations", pn[k]);
+            checked++;
+        }
+    }
+    json_decref(j);
+    assert_int_equal(checked, A_SVC * A_OPS * A_MINUTES * 4 + A_SVC * 4 + A_OPS * 4);
+    free(raw);
+}
+
+/* ---- search ---------------------------------------------------------------- */
+
+static void test_search(void **state)
+{
+    struct fx *f = *state;
+    char b1[24];
+    int st;
+    json_t *j, *t;
+
+    store_traces(f, 30, 100);
+    ns_str(f->t0, b1);
+    /* Errors only in payment, slowest first, with trace summaries. */
+    j = get(f, &st, "/api/v1/traces", "service", "payment", "error", "true", "order", "slowest",
+            "limit", "5", "since", b1, NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 5);
+    t = json_array_get(json_object_get(j, "traces"), 0);
+    assert_string_equal(json_string_value(json_object_get(t, "service")), "payment");
+    assert_true(json_is_true(json_object_get(t, "error")));
+    assert_int_equal(json_integer_value(json_object_get(t, "span_count")), 3);
+    assert_int_equal(json_integer_value(json_object_get(t, "error_count")), 1);
+    assert_int_equal(json_array_size(json_object_get(t, "services")), 3);
+    assert_string_equal(json_string_value(json_object_get(t, "root_service")), "frontend");
+    assert_int_equal(json_integer_value(json_object_get(t, "trace_duration_ns")), 50 * MS);
+    json_decref(j);
+
+    /* Attribute filters: status code 500 is on payment only; tags AND attr. */
+    j = get(f, &st, "/api/v1/traces", "attr", "http.response.status_code=500", "since", b1,
+            "limit", "100", "summary", "false", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 30);
+    t = json_array_get(json_object_get(j, "traces"), 0);
+    assert_null(json_object_get(t, "span_count"));
+    json_decref(j);
+    j = get(f, &st, "/api/v1/traces", "attr", "http.response.status_code=500", "tags",
+            "{\"http.request.method\":\"GET\"}", "since", b1, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 20);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/traces", "attr", "http.response.status_code=500", "tags",
+            "{\"http.request.method\":\"POST\"}", "since", b1, NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
+    json_decref(j);
+
+    /* No span filter: the trace list, by root span, newest first. */
+    j = get(f, &st, "/api/v1/traces", "since", b1, "limit", "3", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
+    t = json_array_get(json_object_get(j, "traces"), 0);
+    assert_string_equal(json_string_value(json_object_get(t, "service")), "frontend");
+    assert_true(json_is_true(json_object_get(t, "is_root")));
+    assert_int_equal(u64(t, "start_ns"), f->t0 + 29 * SEC);
+    assert_int_equal(json_integer_value(json_object_get(t, "span_count")), 3);
+    json_decref(j);
+
+    /* Durations: only the 50 ms frontend roots are >= 45 ms. */
+    j = get(f, &st, "/api/v1/traces", "min_duration", "45ms", "max_duration", "1s", "since", b1,
+            "limit", "100", NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 30);
+    t = json_array_get(json_object_get(j, "traces"), 0);
+    assert_true(json_is_true(json_object_get(t, "is_root")));
+    json_decref(j);
+
+    /* Bad arguments: one error shape, status 400. */
+    {
+        static const char *bad[][3] = {{"limit", "0", "bad_limit"},
+                                       {"limit", "abc", "bad_limit"},
+                                       {"since", "yesterday", "bad_time"},
+                                       {"min_duration", "fast", "bad_duration"},
+                                       {"order", "oldest", "bad_argument"},
+                                       {"error", "maybe", "bad_argument"},
+                                       {"attr", "novalue", "bad_attr"},
+                                       {"tags", "[1]", "bad_attr"}};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            j = get(f, &st, "/api/v1/traces", bad[i][0], bad[i][1], NULL);
+            assert_int_equal(st, 400);
+            assert_string_equal(err_code(j), bad[i][2]);
+            json_decref(j);
+        }
+    }
+    j = get(f, &st, "/api/v1/traces", "min_duration", "2s", "max_duration", "1s", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_range");
+    json_decref(j);
+    j = get(f, &st, "/api/v1/traces", "since", "40d", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_range");
+    json_decref(j);
+}
+
+/* ---- aggregates: RED shape, operations, deps, top ------------------------------ */
+
+static void test_aggregates(void **state)
+{
+    struct fx *f = *state;
+    char b1[24], b2[24];
+    int st;
+    json_t *j, *s, *e;
+
+    store_traces(f, 90, 500); /* 90 s: two minutes */
+    ns_str(f->t0, b1);
+    ns_str(f->t0 + 5 * MIN - 1, b2);
+    j = get(f, &st, "/api/v1/red", "service", "payment", "step", "1m", "since", b1, "until", b2,
+            NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "t_us")), 5);
+    s = json_array_get(json_object_get(j, "series"), 0);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(s, "count"), 0)), 60);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(s, "count"), 1)), 30);
+    assert_int_equal(json_integer_value(json_array_get(json_object_get(s, "count"), 2)), 0);
+    assert_true(json_is_null(json_array_get(json_object_get(s, "p99_ns"), 2)));
+    assert_true(fabs(json_real_value(json_array_get(json_object_get(s, "rate"), 0)) - 1.0) < 1e-9);
+    assert_true(fabs(json_real_value(json_array_get(json_object_get(s, "error_rate"), 0)) - 1.0) <
+                1e-9);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(s, "total"), "count")), 90);
+    json_decref(j);
+
+    /* Auto step over 24 h: round, at most 120 buckets.  Too many buckets: 400. */
+    j = get(f, &st, "/api/v1/red", "since", "24h", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(u64(j, "step_ns"), 15 * MIN);
+    assert_true(json_array_size(json_object_get(j, "t_us")) <= 120);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/red", "since", "30d", "step", "1m", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_step");
+    json_decref(j);
+    j = get(f, &st, "/api/v1/red", "kind", "weird", NULL);
+    assert_int_equal(st, 400);
+    json_decref(j);
+
+    /* Operations of one service; unknown service: 404. */
+    j = get(f, &st, "/api/v1/services/checkout/operations", "since", b1, "until", b2, NULL);
+    assert_int_equal(st, 200);
+    e = json_array_get(json_object_get(j, "operations"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "operation")), "place-order");
+    assert_int_equal(u64(e, "count"), 90);
+    assert_true(u64(e, "p50_ns") > 39600 * 1000ULL && u64(e, "p50_ns") < 40400 * 1000ULL);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/services/nosuch/operations", NULL);
+    assert_int_equal(st, 404);
+    assert_string_equal(err_code(j), "not_found");
+    json_decref(j);
+    j = get(f, &st, "/api/v1/services/checkout/other", NULL);
+    assert_int_equal(st, 404);
+    json_decref(j);
+
+    /* Service map. */
+    j = get(f, &st, "/api/v1/deps", "since", b1, "until", b2, NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "edges")), 2);
+    assert_int_equal(json_array_size(json_object_get(j, "nodes")), 3);
+    for (size_t i = 0; i < 2; i++) {
+        e = json_array_get(json_object_get(j, "edges"), i);
+        assert_int_equal(u64(e, "calls"), 90);
+        if (strcmp(json_string_value(json_object_get(e, "callee")), "payment") == 0) {
+            assert_string_equal(json_string_value(json_object_get(e, "caller")), "checkout");
+            assert_int_equal(u64(e, "errors"), 90);
+        } else {
+            assert_string_equal(json_string_value(json_object_get(e, "caller")), "frontend");
+            assert_int_equal(u64(e, "errors"), 0);
+        }
+    }
+    json_decref(j);
+
+    /* Top: slowest is the 50 ms root; most failing is payment/charge. */
+    j = get(f, &st, "/api/v1/top", "by", "latency", "since", b1, "until", b2, NULL);
+    assert_int_equal(st, 200);
+    e = json_array_get(json_object_get(j, "operations"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "service")), "frontend");
+    assert_int_equal(json_array_size(json_object_get(j, "operations")), 3);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/top", "by", "errors", "since", b1, "until", b2, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "operations")), 1);
+    e = json_array_get(json_object_get(j, "operations"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "operation")), "charge");
+    json_decref(j);
+    /* An empty range: 200 with no rows (also for operations and deps). */
+    j = get(f, &st, "/api/v1/top", "by", "errors", "since", "10d", "until", "9d", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "operations")), 0);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/services/checkout/operations", "since", "10d", "until", "9d", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "operations")), 0);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/deps", "since", "10d", "until", "9d", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "edges")), 0);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/top", "by", "size", NULL);
+    assert_int_equal(st, 400);
+    json_decref(j);
+}
+
+/* ---- logs ------------------------------------------------------------------------ */
+
+static void test_logs(void **state)
+{
+    struct fx *f = *state;
+    char b1[24], cur[128] = "", tid[33];
+    int st, total = 0, pages = 0;
+    json_t *j, *l;
+    uint64_t last = UINT64_MAX;
+
+    store_traces(f, 25, 900);
+    ns_str(f->t0, b1);
+    /* Every record once, newest first, across pages of 4. */
+    do {
+        j = get(f, &st, "/api/v1/logs", "since", b1, "limit", "4", "cursor", cur, NULL);
+        assert_int_equal(st, 200);
+        for (size_t i = 0; i < json_array_size(json_object_get(j, "logs")); i++) {
+            l = json_array_get(json_object_get(j, "logs"), i);
+            assert_true(u64(l, "time_ns") < last);
+            last = u64(l, "time_ns");
+            assert_string_equal(json_string_value(json_object_get(l, "body")), "card declined");
+            assert_int_equal(strlen(json_string_value(json_object_get(l, "trace_id"))), 32);
+            assert_non_null(json_object_get(l, "trace_url"));
+            total++;
+        }
+        snprintf(cur, sizeof cur, "%s", json_string_value(json_object_get(j, "next_cursor")));
+        json_decref(j);
+    } while (cur[0] != '\0' && ++pages < 20);
+    assert_int_equal(total, 25);
+
+    /* Filters: level (info is 9: warn and above finds nothing), substring. */
+    j = get(f, &st, "/api/v1/logs", "since", b1, "level", "warn", NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/logs", "since", b1, "level", "info", "q", "declined", "service",
+            "payment", "limit", "1000", NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 25);
+    json_decref(j);
+
+    /* By trace id: at any age, no time range needed. */
+    {
+        uint8_t id[16];
+        tu_id(id, 16, 905);
+        slc_hex_encode(id, 16, tid);
+    }
+    j = get(f, &st, "/api/v1/logs", "trace_id", tid, NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 1);
+    l = json_array_get(json_object_get(j, "logs"), 0);
+    assert_string_equal(json_string_value(json_object_get(l, "trace_id")), tid);
+    json_decref(j);
+
+    j = get(f, &st, "/api/v1/logs", "level", "loud", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_level");
+    json_decref(j);
+    j = get(f, &st, "/api/v1/logs", "cursor", "garbage", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_cursor");
+    json_decref(j);
+    j = get(f, &st, "/api/v1/logs", "trace_id", "xyz", NULL);
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), "bad_trace_id");
+    json_decref(j);
+}
+
+/* The one-pass percentiles equal slc_hist_quantile() exactly. */
+static void test_percentiles_match_quantile(void **state)
+{
+    slc_hist *h = malloc(sizeof *h);
+    uint64_t seed = 99, p[4];
+    static const double qs[4] = {0.50, 0.90, 0.95, 0.99};
+
+    (void)state;
+    for (int round = 0; round < 50; round++) {
+        slc_hist_reset(h);
+        int n = 1 + (int)(xs(&seed) % 2000);
+        for (int i = 0; i < n; i++)
+            slc_hist_add(h, latency(&seed) >> (round % 12), 1 + xs(&seed) % 3);
+        col_apiq_percentiles(h, p);
+        for (int k = 0; k < 4; k++)
+            assert_int_equal(p[k], slc_hist_quantile(h, qs[k]));
+    }
+    slc_hist_reset(h);
+    col_apiq_percentiles(h, p);
+    assert_int_equal(p[0] | p[1] | p[2] | p[3], 0);
+    free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_percentiles_match_quantile),
+        cmocka_unit_test_setup_teardown(test_red_accuracy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
