@@ -200,6 +200,30 @@ static long peak_rss_kb(pid_t pid)
     return kb;
 }
 
+/* CPU time (user + system, all threads) the process used so far, in
+ * seconds; -1 when unknown.  Wall-clock rates on a shared 2-core box move
+ * with whatever else runs; CPU per item does not, so both are reported. */
+static double cpu_s(pid_t pid)
+{
+    char p[64], buf[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* Fields after the command name (which may hold spaces): state is
+     * field 3, utime 14, stime 15. */
+    char *q = strrchr(buf, ')');
+    if (!q)
+        return -1;
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int wait_listening(const char *url)
 {
     for (int i = 0; i < 300; i++) {
@@ -342,75 +366,111 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nsf; i++)
         nspans += sf[i].spans, wire_bytes += sf[i].len;
 
-    double span_rates[20], log_rates[20], bps[20], rss[20], base[20];
+    double span_rates[20], log_rates[20], bps[20], bpl[20], rss[20], base[20];
+    double cpu_span[20], cpu_log[20];
     uint64_t stored = 0, retries_total = 0;
     char tmpl[] = "/tmp/sl-bench-ingest.XXXXXX";
     char *root = mkdtemp(tmpl);
     if (!root)
         return 1;
+    /* The collectors compact their store when they stop, so the bytes on
+     * disk are those after a full compaction (docs/storage.md). */
+    setenv("SIGHTLINE_COMPACT_ON_CLOSE", "1", 1);
     for (int r = 0; r < o.runs; r++) {
-        char dir[256], url[300];
-        snprintf(dir, sizeof dir, "%s/run%d", root, r);
-        snprintf(url, sizeof url, "ipc://%s/ingest.ipc", root);
-        int http_port = 20000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13) % 30000;
         base[r] = decode_rate(sf, nsf);
-        pid_t pid = start_collector(&o, dir, url, http_port);
-        if (pid < 0 || wait_listening(url)) {
-            fprintf(stderr, "bench-ingest: collector did not start\n");
-            return 1;
+        /* Spans and logs go to separate stores, so bytes per span and
+         * bytes per log record are each measured on their own data. */
+        for (int phase = 0; phase < 2; phase++) {
+            const gen_frame *frames = phase ? lf : sf;
+            size_t nframes = phase ? nlf : nsf;
+            uint64_t nitems = phase ? o.logs : nspans;
+            char dir[256], url[300];
+            if (phase == 1 && nlf == 0) {
+                log_rates[r] = cpu_log[r] = bpl[r] = 0;
+                break;
+            }
+            snprintf(dir, sizeof dir, "%s/run%d-%s", root, r, phase ? "logs" : "spans");
+            snprintf(url, sizeof url, "ipc://%s/ingest%d%d.ipc", root, r, phase);
+            int http_port =
+                20000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13 + (unsigned)phase) % 30000;
+            pid_t pid = start_collector(&o, dir, url, http_port);
+            if (pid < 0 || wait_listening(url)) {
+                fprintf(stderr, "bench-ingest: collector did not start\n");
+                return 1;
+            }
+            uint64_t items = 0, retries = 0;
+            double c0 = cpu_s(pid);
+            double rate = send_all(url, frames, nframes, o.clients, phase, &items, &retries);
+            double c1 = cpu_s(pid);
+            double cpu_us = c0 >= 0 && c1 >= 0 && items ? (c1 - c0) * 1e6 / (double)items : -1;
+            double mib = (double)peak_rss_kb(pid) / 1024.0;
+            retries_total += retries;
+            int st = stop_collector(pid);
+            if (rate < 0 || st != 0) {
+                fprintf(stderr, "bench-ingest: run %d failed (collector exit %d)\n", r, st);
+                return 1;
+            }
+            uint64_t disk = sst_bytes(dir);
+            if (!disk)
+                disk = dir_bytes(dir);
+            if (phase == 0) {
+                span_rates[r] = rate;
+                stored = items;
+                cpu_span[r] = cpu_us;
+                bps[r] = (double)disk / (double)nitems;
+                rss[r] = mib;
+            } else {
+                log_rates[r] = rate;
+                cpu_log[r] = cpu_us;
+                bpl[r] = (double)disk / (double)nitems;
+                if (mib > rss[r])
+                    rss[r] = mib;
+            }
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+            if (system(cmd) != 0)
+                fprintf(stderr, "bench-ingest: could not remove %s\n", dir);
         }
-        uint64_t items, retries;
-        span_rates[r] = send_all(url, sf, nsf, o.clients, 0, &items, &retries);
-        stored = items;
-        retries_total += retries;
-        log_rates[r] = 0;
-        if (nlf) {
-            uint64_t litems, lret;
-            log_rates[r] = send_all(url, lf, nlf, o.clients, 1, &litems, &lret);
-        }
-        rss[r] = (double)peak_rss_kb(pid) / 1024.0;
-        int st = stop_collector(pid);
-        if (span_rates[r] < 0 || log_rates[r] < 0 || st != 0) {
-            fprintf(stderr, "bench-ingest: run %d failed (collector exit %d)\n", r, st);
-            return 1;
-        }
-        /* bytes per span: the span column family's files after the
-         * collector flushed and closed (logs were stored too, so count
-         * all SST bytes against spans+logs-weighted share conservatively:
-         * everything on disk divided by spans). */
-        uint64_t disk = sst_bytes(dir);
-        if (!disk)
-            disk = dir_bytes(dir);
-        bps[r] = (double)disk / (double)nspans;
         fprintf(stderr,
-                "run %d: %.0f spans/s, %.0f logs/s, %.1f bytes/span on disk (spans+logs), "
-                "peak RSS %.0f MiB, decode-only baseline %.0f spans/s\n",
-                r + 1, span_rates[r], log_rates[r], bps[r], rss[r], base[r]);
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench-ingest: could not remove %s\n", dir);
+                "run %d: %.0f spans/s (%.2f us CPU/span), %.0f logs/s (%.2f us CPU/log), "
+                "%.1f bytes/span, %.1f bytes/log on disk after compaction, peak RSS %.0f MiB, "
+                "decode-only baseline %.0f spans/s\n",
+                r + 1, span_rates[r], cpu_span[r], log_rates[r], cpu_log[r], bps[r], bpl[r],
+                rss[r], base[r]);
     }
     rmdir(root);
     double ms = median(span_rates, o.runs), ml = median(log_rates, o.runs);
-    double mb = median(bps, o.runs), mr = median(rss, o.runs), mbase = median(base, o.runs);
+    double mb = median(bps, o.runs), mbl = median(bpl, o.runs), mr = median(rss, o.runs);
+    double mbase = median(base, o.runs), mcs = median(cpu_span, o.runs);
+    double mcl = median(cpu_log, o.runs);
+    uint64_t span_frame_logs = 0;
+    for (size_t i = 0; i < nsf; i++)
+        span_frame_logs += sf[i].logs;
     if (o.json) {
         printf("{\"spans_per_s\":%.0f,\"logs_per_s\":%.0f,\"bytes_per_span\":%.1f,"
                "\"peak_rss_mb\":%.0f,\"spans_sent\":%llu,\"spans_stored\":%llu,"
+               "\"bytes_per_log\":%.1f,\"cpu_us_per_span\":%.2f,\"cpu_us_per_log\":%.2f,"
+               "\"logs_in_span_frames\":%llu,"
                "\"runs\":%d,\"clients\":%d,\"attrs_per_span\":%d,"
                "\"wire_bytes_per_span\":%.1f,\"baseline_decode_spans_per_s\":%.0f,"
                "\"ratio_to_decode_baseline\":%.3f,\"retries\":%llu}\n",
-               ms, ml, mb, mr, (unsigned long long)nspans, (unsigned long long)stored, o.runs,
-               o.clients, 10 + o.extra_attrs, (double)wire_bytes / (double)nspans, mbase,
-               ms / mbase, (unsigned long long)retries_total);
+               ms, ml, mb, mr, (unsigned long long)nspans, (unsigned long long)stored, mbl, mcs,
+               mcl, (unsigned long long)span_frame_logs, o.runs, o.clients, 10 + o.extra_attrs,
+               (double)wire_bytes / (double)nspans, mbase, ms / mbase,
+               (unsigned long long)retries_total);
     } else {
         printf("ingest, median of %d runs, %d clients, %d attributes/span:\n", o.runs, o.clients,
                10 + o.extra_attrs);
         printf("  spans/s            %12.0f  (%.2fx the single-core decode-only baseline of %.0f)\n",
                ms, ms / mbase, mbase);
+        printf("  collector CPU/span %12.2f us (all threads; 2 cores = %.0f spans/s at full use)\n",
+               mcs, mcs > 0 ? 2e6 / mcs : 0);
         printf("  logs/s             %12.0f\n", ml);
-        printf("  bytes/span on disk %12.1f  (wire: %.1f)\n", mb,
-               (double)wire_bytes / (double)nspans);
+        printf("  collector CPU/log  %12.2f us\n", mcl);
+        printf("  bytes/span on disk %12.1f  (after compaction; the span store also holds the\n"
+               "                                %llu log records of the span frames; wire: %.1f)\n",
+               mb, (unsigned long long)span_frame_logs, (double)wire_bytes / (double)nspans);
+        printf("  bytes/log on disk  %12.1f  (log-only store, after compaction)\n", mbl);
         printf("  peak collector RSS %12.0f MiB\n", mr);
         printf("  spans sent/stored  %llu / %llu\n", (unsigned long long)nspans,
                (unsigned long long)stored);

@@ -191,37 +191,62 @@ static uint32_t col_groups_id(struct col_groups *g, const struct col_gkey *k)
     }
 }
 
-/* Per-thread scratch: one dense histogram, cleared bucket by bucket after
- * each group (a full memset of 29 KiB per group would cost more than the
- * group's spans). */
-static _Thread_local slc_hist *col_tl_hist;
-static pthread_key_t col_tl_key; /* frees a thread's scratch when it exits */
-static pthread_once_t col_tl_once = PTHREAD_ONCE_INIT;
-
-static void col_tl_init(void)
+/* Encodes the histogram of vals[order[from..to)] exactly as slc_hist_encode
+ * would encode a histogram holding those values, without a dense
+ * histogram: slc_hist_encode scans all 3,712 buckets, which for the few
+ * dozen spans of a group costs far more than the group itself.  idx is
+ * scratch of at least (to - from) slots.  Returns the bytes written (buf
+ * must hold slc_hist_encoded_max()). */
+static int col_cmp_u32(const void *a, const void *b)
 {
-    (void)pthread_key_create(&col_tl_key, free);
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
 }
 
-static slc_hist *col_scratch_hist(void)
+static size_t col_hist_encode_vals(const uint64_t *vals, const uint32_t *order, size_t from,
+                                   size_t to, uint32_t *idx, uint8_t *buf)
 {
-    if (col_tl_hist == NULL) {
-        pthread_once(&col_tl_once, col_tl_init);
-        col_tl_hist = malloc(sizeof *col_tl_hist);
-        if (col_tl_hist != NULL) {
-            slc_hist_reset(col_tl_hist);
-            pthread_setspecific(col_tl_key, col_tl_hist);
+    uint64_t count = to - from, sum = 0, min = 0, max = 0;
+    size_t n = 0, k = 0, nz = 0;
+    uint32_t prev = 0;
+
+    for (size_t i = from; i < to; i++) {
+        uint64_t v = vals[order[i]];
+        if (i == from || v < min)
+            min = v;
+        if (v > max)
+            max = v;
+        sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
+        idx[k++] = slc_hist_index(v);
+    }
+    if (k > 32) {
+        qsort(idx, k, sizeof *idx, col_cmp_u32);
+    } else {
+        for (size_t i = 1; i < k; i++) { /* groups are mostly tiny */
+            uint32_t x = idx[i];
+            size_t j = i;
+            for (; j > 0 && idx[j - 1] > x; j--)
+                idx[j] = idx[j - 1];
+            idx[j] = x;
         }
     }
-    return col_tl_hist;
-}
-
-static void col_hist_clear(slc_hist *h, const uint64_t *vals, const uint32_t *order, size_t from,
-                           size_t to)
-{
-    for (size_t i = from; i < to; i++)
-        h->b[slc_hist_index(vals[order[i]])] = 0;
-    h->count = h->sum = h->min = h->max = 0;
+    for (size_t i = 0; i < k; i++)
+        nz += i == 0 || idx[i] != idx[i - 1];
+    n += col_varint_put(buf + n, count);
+    n += col_varint_put(buf + n, sum);
+    n += col_varint_put(buf + n, min);
+    n += col_varint_put(buf + n, max);
+    n += col_varint_put(buf + n, nz);
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j < k && idx[j] == idx[i])
+            j++;
+        n += col_varint_put(buf + n, idx[i] - prev);
+        n += col_varint_put(buf + n, j - i);
+        prev = idx[i];
+        i = j;
+    }
+    return n;
 }
 
 /* Sorts item indices by group id (counting sort); order[] receives them
@@ -274,23 +299,24 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
                            int with_tail, col_name_fn name, void *nctx, col_rollup_emit_fn emit,
                            void *arg)
 {
-    slc_hist *h = col_scratch_hist();
     uint8_t key[1 + 8 + 256 + 256 + 1];
+    uint8_t *val = malloc(1 + 20 + slc_hist_encoded_max());
+    uint32_t *idx = malloc(n * sizeof *idx + 1);
 
-    if (h == NULL)
+    if (val == NULL || idx == NULL) {
+        free(val);
+        free(idx);
         return SL_ENOMEM;
+    }
     col_order_by_group(it->gid, n, g->n, it->order, it->start);
     for (size_t gi = 0; gi < g->n; gi++) {
         const struct col_gkey *k = &g->keys[gi];
         uint64_t errors = 0;
         size_t klen = 0, alen, blen, vlen = 0;
         const char *a = name(nctx, k->a, &alen), *b = name(nctx, k->b, &blen);
-        uint8_t *val;
 
-        for (size_t i = it->start[gi]; i < it->start[gi + 1]; i++) {
-            slc_hist_add(h, it->val[it->order[i]], 1);
+        for (size_t i = it->start[gi]; i < it->start[gi + 1]; i++)
             errors += it->err[it->order[i]];
-        }
         key[klen++] = type;
         be64_put(key + klen, k->minute);
         klen += 8;
@@ -298,13 +324,15 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
         klen += col_rollup_put_name(key + klen, b, blen);
         if (with_tail)
             key[klen++] = k->tail;
-        val = col_rollup_encode(it->start[gi + 1] - it->start[gi], errors, h, &vlen);
-        col_hist_clear(h, it->val, it->order, it->start[gi], it->start[gi + 1]);
-        if (val == NULL)
-            return SL_ENOMEM;
+        val[vlen++] = COL_RV_VERSION;
+        vlen += col_varint_put(val + vlen, it->start[gi + 1] - it->start[gi]);
+        vlen += col_varint_put(val + vlen, errors);
+        vlen += col_hist_encode_vals(it->val, it->order, it->start[gi], it->start[gi + 1], idx,
+                                     val + vlen);
         emit(arg, key, klen, val, vlen);
-        free(val);
     }
+    free(val);
+    free(idx);
     return 0;
 }
 
@@ -411,6 +439,7 @@ out:
 
 #define COL_EDGE_PROBE 8
 #define COL_EDGE_MAX_SVC 4096
+#define COL_EDGE_AHEAD 8 /* prefetch distance, in spans */
 
 struct col_recent {
     uint64_t span;   /* 0 = empty */
@@ -586,9 +615,14 @@ int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_
     if (svc == NULL)
         return SL_ENOMEM;
     pthread_mutex_lock(&t->mu);
-    /* The whole frame first, so a parent later in the same frame is found. */
+    /* The whole frame first, so a parent later in the same frame is found.
+     * Every probe is a cache miss in tables of tens of MiB: both loops
+     * prefetch the slots of the span COL_EDGE_AHEAD places ahead. */
     for (uint32_t i = 0, prev = UINT32_MAX; i < b->nspans; i++) {
         const slc_span *sp = &b->spans[i];
+        if (i + COL_EDGE_AHEAD < b->nspans)
+            __builtin_prefetch(
+                &t->recent[col_mix(col_id64(b->spans[i + COL_EDGE_AHEAD].span_id)) & t->mask], 1);
         svc[i] = sp->service == prev && i > 0 ? svc[i - 1] : col_svc_id(t, &b->strs[sp->service]);
         prev = sp->service;
         if (col_id64(sp->span_id) != 0)
@@ -600,6 +634,11 @@ int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_
         uint64_t dur = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
         uint16_t psvc;
 
+        if (i + COL_EDGE_AHEAD < b->nspans) {
+            const slc_span *ah = &b->spans[i + COL_EDGE_AHEAD];
+            __builtin_prefetch(&t->pending[col_mix(col_id64(ah->span_id)) & t->pmask], 1);
+            __builtin_prefetch(&t->recent[col_mix(col_id64(ah->parent_id)) & t->mask], 0);
+        }
         /* Children that arrived before this span. */
         if (self != 0) {
             size_t h = col_mix(self);

@@ -138,6 +138,15 @@ static rocksdb_options_t *col_cf_options(col_store *s, int cf, const col_store_o
         rocksdb_options_set_write_buffer_size(opt, (size_t)32 << 20);
         rocksdb_options_set_max_write_buffer_number(opt, 3);
         rocksdb_options_set_prefix_extractor(opt, rocksdb_slicetransform_create_fixed_prefix(16));
+        /* ~0.7 rows per span under random keys: in the default skiplist
+         * memtable every insert walked ~20 levels of cache misses and took
+         * half the collector's CPU.  A hash of the 16-byte prefix (a list
+         * per trace id) makes an insert O(1) and keeps trace reads from
+         * the memtable at a few ms; the sort moves to the flush thread.
+         * (A vector memtable inserted faster but sorted its whole copy on
+         * every read: 0.5 s per trace.)  Needs
+         * allow_concurrent_memtable_write off (see col_store_open). */
+        rocksdb_options_set_hash_link_list_rep(opt, (size_t)1 << 20);
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(opt, 0.05);
         rocksdb_block_based_options_set_whole_key_filtering(bbt, 0);
         rocksdb_block_based_options_set_filter_policy(bbt, rocksdb_filterpolicy_create_bloom_full(10));
@@ -271,6 +280,10 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     rocksdb_options_set_create_if_missing(s->dbopts, 1);
     rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
     rocksdb_options_increase_parallelism(s->dbopts, 2);
+    /* The tidx memtable (hash link list) does not support concurrent
+     * inserts; with two cores the write group leader inserting for all
+     * writers costs nothing measurable. */
+    rocksdb_options_set_allow_concurrent_memtable_write(s->dbopts, 0);
     rocksdb_options_set_max_background_jobs(s->dbopts, 4);
     rocksdb_options_set_max_total_wal_size(s->dbopts, (uint64_t)512 << 20);
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
@@ -307,6 +320,10 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     }
     col_init_block_clock(s);
     col_load_cutoff(s);
+    {
+        const char *env = getenv("SIGHTLINE_COMPACT_ON_CLOSE");
+        s->compact_on_close = o->compact_on_close || (env != NULL && strcmp(env, "1") == 0);
+    }
     *out = s;
     return 0;
 }
@@ -316,6 +333,11 @@ void col_store_close(col_store *s)
     if (s == NULL)
         return;
     col_store_retention_stop(s);
+    if (s->db != NULL && s->compact_on_close) {
+        int crv = col_store_compact(s);
+        if (crv != 0)
+            col_log(COL_LOG_WARN, "compaction at close failed: %s", sl_strerror(crv));
+    }
     if (s->db != NULL) {
         /* Flush so a restart does not replay a large WAL and the data
          * directory shows the real table sizes. */
@@ -468,11 +490,6 @@ static void col_svc_remember(col_store *s, const char *p, size_t n)
     pthread_mutex_unlock(&s->svc_mu);
 }
 
-static int col_cmp_tid(const void *a, const void *b)
-{
-    return memcmp(a, b, 16);
-}
-
 static void col_put_root(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
                          const slc_span *sp)
 {
@@ -579,24 +596,75 @@ static int col_buf_str(struct col_buf *b, const slc_str *str)
     return 0;
 }
 
-static _Thread_local const slc_batch *col_sort_batch;
-
-static int col_cmp_span_group(const void *a, const void *b)
+/* Frames are grouped by hashing, never by sorting their items: a qsort of
+ * 512 spans per frame through a comparator cost more than all the index
+ * rows it produced.  Only the few groups are sorted, to keep rows in a
+ * stable order. */
+static uint64_t col_mix64(uint64_t x)
 {
-    const slc_span *x = &col_sort_batch->spans[*(const uint32_t *)a];
-    const slc_span *y = &col_sort_batch->spans[*(const uint32_t *)b];
-    if (x->service != y->service)
-        return x->service < y->service ? -1 : 1;
-    if (x->name != y->name)
-        return x->name < y->name ? -1 : 1;
-    return 0;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
 }
 
-static int col_cmp_log_group(const void *a, const void *b)
+/* An open-addressing table of group ids, keyed by a caller-computed
+ * 64-bit key: slot -> group + 1 (0 = empty). */
+struct col_gtab {
+    uint32_t *slot;
+    uint64_t *key;
+    size_t mask, n;
+};
+
+static int col_gtab_init(struct col_gtab *t, size_t items)
 {
-    const slc_log *x = &col_sort_batch->logs[*(const uint32_t *)a];
-    const slc_log *y = &col_sort_batch->logs[*(const uint32_t *)b];
-    return x->service != y->service ? (x->service < y->service ? -1 : 1) : 0;
+    size_t cap = 16;
+    while (cap < items * 2)
+        cap <<= 1;
+    t->slot = calloc(cap, sizeof *t->slot);
+    t->key = malloc((items + 1) * sizeof *t->key);
+    t->mask = cap - 1;
+    t->n = 0;
+    return t->slot != NULL && t->key != NULL ? 0 : SL_ENOMEM;
+}
+
+static void col_gtab_free(struct col_gtab *t)
+{
+    free(t->slot);
+    free(t->key);
+}
+
+/* The group of key k; *fresh = 1 when it was just created. */
+static uint32_t col_gtab_get(struct col_gtab *t, uint64_t k, int *fresh)
+{
+    for (size_t i = col_mix64(k) & t->mask;; i = (i + 1) & t->mask) {
+        uint32_t g = t->slot[i];
+        if (g == 0) {
+            t->key[t->n] = k;
+            t->slot[i] = (uint32_t)++t->n;
+            *fresh = 1;
+            return (uint32_t)(t->n - 1);
+        }
+        if (t->key[g - 1] == k) {
+            *fresh = 0;
+            return g - 1;
+        }
+    }
+}
+
+struct col_sgroup {
+    uint32_t svc, name;
+    uint64_t cnt, errs, mind, maxd, mins, maxs;
+};
+
+static int col_cmp_sgroup(const void *a, const void *b)
+{
+    const struct col_sgroup *x = a, *y = b;
+    if (x->svc != y->svc)
+        return x->svc < y->svc ? -1 : 1;
+    return x->name < y->name ? -1 : x->name > y->name;
 }
 
 static void col_put_xidx(col_store *s, rocksdb_writebatch_t *wb, int cf, uint64_t h,
@@ -621,117 +689,171 @@ static void col_put_xidx(col_store *s, rocksdb_writebatch_t *wb, int cf, uint64_
 /* One sidx row per service of the frame plus one all-services row (prefix
  * 0), each a list of (service, operation) groups with counts, error counts
  * and duration / start bounds, so a search skips blocks that cannot match
- * before decoding any. */
+ * before decoding any.  Groups are ordered by (service, operation) string
+ * index. */
 static int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
                         const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
-    uint32_t *ord = malloc((size_t)b->nspans * sizeof *ord + 1);
+    struct col_sgroup *grp = malloc((size_t)b->nspans * sizeof *grp + 1);
+    struct col_gtab t = {0};
     struct col_buf all = {0}, tmp = {0};
     size_t svc_from = 0;
-    uint64_t ngroups = 0, svc_groups = 0;
-    int rv = 0;
+    uint64_t svc_groups = 0;
+    int rv = col_gtab_init(&t, b->nspans);
 
-    if (ord == NULL)
-        return SL_ENOMEM;
-    for (uint32_t i = 0; i < b->nspans; i++)
-        ord[i] = i;
-    col_sort_batch = b;
-    qsort(ord, b->nspans, sizeof *ord, col_cmp_span_group);
-    for (uint32_t i = 0; i < b->nspans && rv == 0;) {
-        const slc_span *g0 = &b->spans[ord[i]];
-        uint64_t cnt = 0, errs = 0, mind = UINT64_MAX, maxd = 0, mins = UINT64_MAX, maxs = 0;
-        uint32_t j = i;
+    if (grp == NULL || rv != 0) {
+        rv = SL_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < b->nspans; i++) {
+        const slc_span *sp = &b->spans[i];
+        uint64_t d = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
+        int fresh;
+        uint32_t g = col_gtab_get(&t, (uint64_t)sp->service << 32 | sp->name, &fresh);
+        struct col_sgroup *e = &grp[g];
 
-        for (; j < b->nspans; j++) {
-            const slc_span *sp = &b->spans[ord[j]];
-            uint64_t d = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
-            if (sp->service != g0->service || sp->name != g0->name)
-                break;
-            cnt++;
-            errs += sp->status == SLC_STATUS_ERROR;
-            mind = d < mind ? d : mind;
-            maxd = d > maxd ? d : maxd;
-            mins = sp->start_ns < mins ? sp->start_ns : mins;
-            maxs = sp->start_ns > maxs ? sp->start_ns : maxs;
+        if (fresh) {
+            *e = (struct col_sgroup){sp->service, sp->name, 0, 0, UINT64_MAX, 0, UINT64_MAX, 0};
         }
-        if (col_buf_str(&all, &b->strs[g0->service]) != 0 ||
-            col_buf_str(&all, &b->strs[g0->name]) != 0 || col_buf_reserve(&all, 1) != 0 ||
-            (all.p[all.n++] = 0, 0) || col_buf_varint(&all, cnt) != 0 ||
-            col_buf_varint(&all, errs) != 0 || col_buf_varint(&all, mind) != 0 ||
-            col_buf_varint(&all, maxd) != 0 || col_buf_varint(&all, mins) != 0 ||
-            col_buf_varint(&all, maxs) != 0) {
+        e->cnt++;
+        e->errs += sp->status == SLC_STATUS_ERROR;
+        e->mind = d < e->mind ? d : e->mind;
+        e->maxd = d > e->maxd ? d : e->maxd;
+        e->mins = sp->start_ns < e->mins ? sp->start_ns : e->mins;
+        e->maxs = sp->start_ns > e->maxs ? sp->start_ns : e->maxs;
+    }
+    qsort(grp, t.n, sizeof *grp, col_cmp_sgroup);
+    for (size_t i = 0; i < t.n; i++) {
+        const struct col_sgroup *e = &grp[i];
+        if (col_buf_str(&all, &b->strs[e->svc]) != 0 || col_buf_str(&all, &b->strs[e->name]) != 0 ||
+            col_buf_reserve(&all, 1) != 0 || (all.p[all.n++] = 0, 0) ||
+            col_buf_varint(&all, e->cnt) != 0 || col_buf_varint(&all, e->errs) != 0 ||
+            col_buf_varint(&all, e->mind) != 0 || col_buf_varint(&all, e->maxd) != 0 ||
+            col_buf_varint(&all, e->mins) != 0 || col_buf_varint(&all, e->maxs) != 0) {
             rv = SL_ENOMEM;
-            break;
+            goto out;
         }
-        ngroups++;
         svc_groups++;
-        i = j;
-        if (i == b->nspans || b->spans[ord[i]].service != g0->service) {
-            const slc_str *name = &b->strs[g0->service];
+        if (i + 1 == t.n || grp[i + 1].svc != e->svc) {
+            const slc_str *name = &b->strs[e->svc];
             col_put_xidx(s, wb, CF_SIDX, col_svc_hash(name->ptr, name->len), bkey,
                          COL_SIDX_VERSION, svc_groups, all.p + svc_from, all.n - svc_from, &tmp);
             svc_from = all.n;
             svc_groups = 0;
         }
     }
-    if (rv == 0 && ngroups > 0)
-        col_put_xidx(s, wb, CF_SIDX, 0, bkey, COL_SIDX_VERSION, ngroups, all.p, all.n, &tmp);
+    if (t.n > 0)
+        col_put_xidx(s, wb, CF_SIDX, 0, bkey, COL_SIDX_VERSION, t.n, all.p, all.n, &tmp);
+out:
+    col_gtab_free(&t);
+    free(grp);
     free(all.p);
     free(tmp.p);
-    free(ord);
     return rv;
 }
 
 /* lidx: per service of the frame's log records (and all services): count,
- * the set of levels present (bit L-1 for level L) and the time bounds. */
+ * the set of levels present (bit L-1 for level L) and the time bounds.
+ * Groups reuse col_sgroup: cnt, mind = level mask, mins/maxs = time. */
 static int col_put_lidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
                         const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
-    uint32_t *ord = malloc((size_t)b->nlogs * sizeof *ord + 1);
+    struct col_sgroup *grp = malloc((size_t)b->nlogs * sizeof *grp + 1);
+    struct col_gtab t = {0};
     struct col_buf all = {0}, tmp = {0};
-    uint64_t ngroups = 0;
-    int rv = 0;
+    int rv = col_gtab_init(&t, b->nlogs);
 
-    if (ord == NULL)
-        return SL_ENOMEM;
-    for (uint32_t i = 0; i < b->nlogs; i++)
-        ord[i] = i;
-    col_sort_batch = b;
-    qsort(ord, b->nlogs, sizeof *ord, col_cmp_log_group);
-    for (uint32_t i = 0; i < b->nlogs && rv == 0;) {
-        const slc_log *g0 = &b->logs[ord[i]];
-        uint64_t cnt = 0, mask = 0, mint = UINT64_MAX, maxt = 0;
-        size_t from = all.n;
-        uint32_t j = i;
-
-        for (; j < b->nlogs; j++) {
-            const slc_log *l = &b->logs[ord[j]];
-            if (l->service != g0->service)
-                break;
-            cnt++;
-            if (l->level >= 1 && l->level <= 24)
-                mask |= 1ULL << (l->level - 1);
-            mint = l->time_ns < mint ? l->time_ns : mint;
-            maxt = l->time_ns > maxt ? l->time_ns : maxt;
-        }
-        if (col_buf_str(&all, &b->strs[g0->service]) != 0 || col_buf_varint(&all, cnt) != 0 ||
-            col_buf_varint(&all, mask) != 0 || col_buf_varint(&all, mint) != 0 ||
-            col_buf_varint(&all, maxt) != 0) {
-            rv = SL_ENOMEM;
-            break;
-        }
-        ngroups++;
-        col_put_xidx(s, wb, CF_LIDX,
-                     col_svc_hash(b->strs[g0->service].ptr, b->strs[g0->service].len), bkey,
-                     COL_LIDX_VERSION, 1, all.p + from, all.n - from, &tmp);
-        i = j;
+    if (grp == NULL || rv != 0) {
+        rv = SL_ENOMEM;
+        goto out;
     }
-    if (rv == 0 && ngroups > 0)
-        col_put_xidx(s, wb, CF_LIDX, 0, bkey, COL_LIDX_VERSION, ngroups, all.p, all.n, &tmp);
+    for (uint32_t i = 0; i < b->nlogs; i++) {
+        const slc_log *l = &b->logs[i];
+        int fresh;
+        struct col_sgroup *e = &grp[col_gtab_get(&t, l->service, &fresh)];
+
+        if (fresh)
+            *e = (struct col_sgroup){l->service, 0, 0, 0, 0, 0, UINT64_MAX, 0};
+        e->cnt++;
+        if (l->level >= 1 && l->level <= 24)
+            e->mind |= 1ULL << (l->level - 1);
+        e->mins = l->time_ns < e->mins ? l->time_ns : e->mins;
+        e->maxs = l->time_ns > e->maxs ? l->time_ns : e->maxs;
+    }
+    qsort(grp, t.n, sizeof *grp, col_cmp_sgroup);
+    for (size_t i = 0; i < t.n; i++) {
+        const struct col_sgroup *e = &grp[i];
+        size_t from = all.n;
+        if (col_buf_str(&all, &b->strs[e->svc]) != 0 || col_buf_varint(&all, e->cnt) != 0 ||
+            col_buf_varint(&all, e->mind) != 0 || col_buf_varint(&all, e->mins) != 0 ||
+            col_buf_varint(&all, e->maxs) != 0) {
+            rv = SL_ENOMEM;
+            goto out;
+        }
+        col_put_xidx(s, wb, CF_LIDX, col_svc_hash(b->strs[e->svc].ptr, b->strs[e->svc].len),
+                     bkey, COL_LIDX_VERSION, 1, all.p + from, all.n - from, &tmp);
+    }
+    if (t.n > 0)
+        col_put_xidx(s, wb, CF_LIDX, 0, bkey, COL_LIDX_VERSION, t.n, all.p, all.n, &tmp);
+out:
+    col_gtab_free(&t);
+    free(grp);
     free(all.p);
     free(tmp.p);
-    free(ord);
     return rv;
+}
+
+static void col_tidx_add(col_store *s, rocksdb_writebatch_t *wb, uint32_t *slot, size_t mask,
+                         const uint8_t (*ids[])[16], size_t *n, const uint8_t (*tid)[16],
+                         uint8_t tkey[COL_TIDX_KEY_LEN])
+{
+    uint64_t a, c;
+
+    memcpy(&a, *tid, 8);
+    memcpy(&c, *tid + 8, 8);
+    for (size_t i = col_mix64(a ^ col_mix64(c)) & mask;; i = (i + 1) & mask) {
+        uint32_t e = slot[i];
+        if (e == 0) {
+            ids[*n] = tid;
+            slot[i] = (uint32_t)++*n;
+            memcpy(tkey, *tid, 16);
+            rocksdb_writebatch_put_cf(wb, s->cf[CF_TIDX], (const char *)tkey, COL_TIDX_KEY_LEN,
+                                      "", 0);
+            return;
+        }
+        if (memcmp(*ids[e - 1], *tid, 16) == 0)
+            return;
+    }
+}
+
+static int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+{
+    size_t items = (size_t)b->nspans + b->nlogs, cap = 16, n = 0;
+    uint8_t tkey[COL_TIDX_KEY_LEN];
+    const uint8_t(**ids)[16];
+    uint32_t *slot;
+
+    while (cap < items * 2)
+        cap <<= 1;
+    slot = calloc(cap, sizeof *slot);
+    ids = malloc((items + 1) * sizeof *ids);
+    if (slot == NULL || ids == NULL) {
+        free(slot);
+        free(ids);
+        return SL_ENOMEM;
+    }
+    memcpy(tkey + 16, bkey, COL_BLOCK_KEY_LEN);
+    for (uint32_t i = 0; i < b->nspans; i++)
+        col_tidx_add(s, wb, slot, cap - 1, ids, &n,
+                     (const uint8_t(*)[16])b->spans[i].trace_id, tkey);
+    for (uint32_t i = 0; i < b->nlogs; i++)
+        if ((b->logs[i].flags & SLC_LOG_F_TRACE) && !slc_is_zero(b->logs[i].trace_id, 16))
+            col_tidx_add(s, wb, slot, cap - 1, ids, &n,
+                         (const uint8_t(*)[16])b->logs[i].trace_id, tkey);
+    free(slot);
+    free(ids);
+    return 0;
 }
 
 struct col_merge_cx {
@@ -750,9 +872,8 @@ static void col_emit_merge(void *arg, const uint8_t *key, size_t klen, const uin
 int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
                     const slc_batch *b, char *err, size_t errlen)
 {
-    uint8_t bkey[COL_BLOCK_KEY_LEN], dkey[COL_DEDUPE_KEY_LEN], tkey[COL_TIDX_KEY_LEN];
-    uint8_t(*tids)[16] = NULL;
-    size_t ntids = 0, nnews = 0;
+    uint8_t bkey[COL_BLOCK_KEY_LEN], dkey[COL_DEDUPE_KEY_LEN];
+    size_t nnews = 0;
     uint32_t news[64];
     col_edge_ev *evs = NULL;
     size_t nev = 0;
@@ -766,27 +887,12 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     if (b->nspans + (uint64_t)b->nlogs > 0) {
         rocksdb_writebatch_put_cf(wb, s->cf[CF_BLOCKS], (const char *)bkey, sizeof bkey,
                                   (const char *)frame, len);
-        /* One tidx row per distinct trace of the frame: sort the ids and
-         * skip repeats. */
-        tids = malloc(((size_t)b->nspans + b->nlogs) * 16);
-        if (tids == NULL) {
-            rv = SL_ENOMEM;
+        /* One tidx row per distinct trace of the frame (a hash set of the
+         * ids seen; the rows' order in the batch does not matter). */
+        rv = col_put_tidx(s, wb, b, bkey);
+        if (rv != 0) {
             snprintf(err, errlen, "out of memory indexing %u spans", b->nspans);
             goto out;
-        }
-        for (uint32_t i = 0; i < b->nspans; i++)
-            memcpy(tids[ntids++], b->spans[i].trace_id, 16);
-        for (uint32_t i = 0; i < b->nlogs; i++)
-            if ((b->logs[i].flags & SLC_LOG_F_TRACE) && !slc_is_zero(b->logs[i].trace_id, 16))
-                memcpy(tids[ntids++], b->logs[i].trace_id, 16);
-        qsort(tids, ntids, 16, col_cmp_tid);
-        memcpy(tkey + 16, bkey, sizeof bkey);
-        for (size_t i = 0; i < ntids; i++) {
-            if (i > 0 && memcmp(tids[i], tids[i - 1], 16) == 0)
-                continue;
-            memcpy(tkey, tids[i], 16);
-            rocksdb_writebatch_put_cf(wb, s->cf[CF_TIDX], (const char *)tkey, sizeof tkey, "",
-                                      0);
         }
         for (uint32_t i = 0; i < b->nspans; i++)
             if (slc_is_zero(b->spans[i].parent_id, 8))
@@ -819,7 +925,6 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
         col_svc_remember(s, b->strs[news[i]].ptr, b->strs[news[i]].len);
 out:
     free(evs);
-    free(tids);
     rocksdb_writebatch_destroy(wb);
     return rv;
 }

@@ -65,6 +65,7 @@ struct col_store {
      * compaction filter (tidx, sidx, lidx) and skipped by reads; set by
      * retention. */
     atomic_uint_fast64_t cutoff_ns;
+    int compact_on_close;
 
     /* Batches being decoded or written now, so a retry that arrives while
      * the first copy is still in flight is told to come back instead of

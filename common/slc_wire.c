@@ -370,6 +370,17 @@ static int rd_varint(rd *r, uint64_t *v, const char *what)
     return fail(r, SL_EWIRE_VARINT, "varint longer than 10 bytes in %s", what);
 }
 
+/* The common case inline: a one-byte varint with bytes left and no error
+ * yet; everything else (and every error message) goes through rd_varint. */
+static inline int rd_varint1(rd *r, uint64_t *v, const char *what)
+{
+    if (!r->err && r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return SL_OK;
+    }
+    return rd_varint(r, v, what);
+}
+
 /* Reads a count, checks it against a limit and against the bytes left
  * (each item needs at least min_size bytes). */
 static int rd_count(rd *r, uint32_t *n, uint32_t limit, size_t min_size, const char *what)
@@ -387,10 +398,10 @@ static int rd_count(rd *r, uint32_t *n, uint32_t limit, size_t min_size, const c
     return SL_OK;
 }
 
-static int rd_ref(rd *r, const slc_batch *b, uint32_t *ref, const char *what)
+static inline int rd_ref(rd *r, const slc_batch *b, uint32_t *ref, const char *what)
 {
     uint64_t v;
-    if (rd_varint(r, &v, what))
+    if (rd_varint1(r, &v, what))
         return r->err;
     if (v >= b->nstrs)
         return fail(r, SL_EWIRE_REF, "%s: string index %llu out of range (%u strings)", what,
@@ -406,11 +417,21 @@ static int rd_attrs(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t *f
     if (rd_count(r, &n, lim->attrs_per_item, MIN_ATTR, what))
         return r->err;
     *first = b->nattrs;
+    /* Room for all n at once (n is bounded by the limit and by the bytes
+     * left), then each attribute is decoded in place. */
+    if (n > 0 &&
+        slc_grow((void **)&b->attrs, &b->mem->cap_attrs, b->nattrs + n, sizeof(slc_attr)))
+        return fail(r, SL_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         slc_attr a;
         memset(&a, 0, sizeof a);
-        if (rd_ref(r, b, &a.key, "attribute key") || rd_u8(r, &a.type, "attribute type"))
+        if (rd_ref(r, b, &a.key, "attribute key"))
             return r->err;
+        if (r->p < r->end) { /* rd_u8 without the call */
+            a.type = *r->p++;
+        } else if (rd_u8(r, &a.type, "attribute type")) {
+            return r->err;
+        }
         if (a.key == 0)
             return fail(r, SL_EWIRE_VALUE, "%s: attribute %u has an empty key", what, i);
         switch (a.type) {
@@ -420,7 +441,7 @@ static int rd_attrs(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t *f
             break;
         case SLC_V_INT: {
             uint64_t z;
-            if (rd_varint(r, &z, "attribute value"))
+            if (rd_varint1(r, &z, "attribute value"))
                 return r->err;
             a.v.i = unzigzag(z);
             break;
@@ -445,8 +466,7 @@ static int rd_attrs(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t *f
             return fail(r, SL_EWIRE_VALUE, "%s: attribute %u has unknown type %u", what, i,
                         a.type);
         }
-        if (slc_batch_add_attr(b, &a, NULL))
-            return fail(r, SL_ENOMEM, "out of memory");
+        b->attrs[b->nattrs++] = a;
     }
     *count = n;
     return SL_OK;
@@ -542,6 +562,21 @@ static int rd_log(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t idx)
     return SL_OK;
 }
 
+/* 1 when p[0..n) is plain ASCII (nearly every string of a batch), which is
+ * valid UTF-8 without the full check; 8 bytes at a time. */
+static int ascii_only(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & 0x8080808080808080ULL) == 0;
+}
+
 static int rd_payload(rd *r, slc_batch *b, const slc_wire_limits *lim)
 {
     uint32_t nstrs;
@@ -564,7 +599,7 @@ static int rd_payload(rd *r, slc_batch *b, const slc_wire_limits *lim)
             return fail(r, SL_EWIRE_TRUNCATED, "string %u: truncated", i);
         if (i == 0 && len != 0)
             return fail(r, SL_EWIRE_VALUE, "string 0 must be empty");
-        if (!slc_utf8_valid((const char *)r->p, (size_t)len))
+        if (!ascii_only(r->p, (size_t)len) && !slc_utf8_valid((const char *)r->p, (size_t)len))
             return fail(r, SL_EWIRE_UTF8, "string %u is not valid UTF-8", i);
         b->strs[i].ptr = (const char *)r->p;
         b->strs[i].len = (uint32_t)len;
