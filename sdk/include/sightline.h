@@ -163,8 +163,11 @@ typedef struct sl_config {
     const char *host_name;       /* host.name; NULL = gethostname() */
     const char *token;           /* auth token or NULL ($SIGHTLINE_TOKEN); kept for
                                   * the collector, not sent by wire format v1 */
-    const sl_attr *resource;     /* extra resource attributes (copied), or NULL */
-    size_t nresource;
+    const sl_attr *resource;     /* extra resource attributes (copied), or NULL;
+                                  * non-empty keys */
+    size_t nresource;            /* at most 125: a local root span carries its own
+                                  * (<= 128) and every resource attribute, and the
+                                  * collector takes 256 per item */
 
     int sampler;           /* sl_sampler; default SL_SAMPLER_ALWAYS, or RATIO when
                             * $SIGHTLINE_SAMPLE_RATIO is set (or $SIGHTLINE_SAMPLER
@@ -189,8 +192,10 @@ typedef struct sl_config {
     uint32_t retry_max_ms;    /* backoff cap; 5000 */
     uint32_t breaker_failures;/* consecutive failures that open the breaker; 5 */
     uint32_t breaker_open_ms; /* how long the breaker stays open; 10000 */
-    uint32_t max_attr_value;  /* longer string values are truncated; 4096 */
-    uint32_t max_item_bytes;  /* attributes+events of one span or log; 32768 */
+    uint32_t max_attr_value;  /* longer string values are truncated; 4096;
+                               * clamped to 65536, the collector's string limit */
+    uint32_t max_item_bytes;  /* attributes+events of one span or log; 32768;
+                               * clamped to 131072 */
     int compression;          /* frames: 0 = auto (default): no compression for ipc://
                                * and loopback tcp, where bandwidth is free and zlib
                                * costs the host most of the exporter's CPU; zlib
@@ -263,7 +268,8 @@ typedef struct sl_context {
 #define SL_FLAG_SAMPLED 0x01u
 
 /* Starts a span whose parent is the calling thread's current span (a root
- * span when there is none).  name is copied.  Thread-safe, lock-free. */
+ * span when there is none).  name is copied; NULL or "" is sent as
+ * "unnamed" (the collector rejects empty names).  Thread-safe, lock-free. */
 sl_span *sl_span_start(const char *name, sl_kind kind);
 
 /* Starts a span with an explicit local parent; parent NULL starts a new
@@ -293,6 +299,8 @@ int sl_span_is_recording(const sl_span *s);
  * record.  Only the thread that owns the span may call them at a time. */
 int sl_span_set_str(sl_span *s, const char *key, const char *val);
 int sl_span_set_int(sl_span *s, const char *key, int64_t val);
+/* NaN and infinities are sent as the strings "NaN", "Infinity", "-Infinity"
+ * (the wire format carries only finite doubles). */
 int sl_span_set_double(sl_span *s, const char *key, double val);
 int sl_span_set_bool(sl_span *s, const char *key, int val);
 int sl_span_set_attrs(sl_span *s, const sl_attr *attrs, size_t n);

@@ -21,6 +21,7 @@
  * Frames are resolved in order, so "everything up to sequence N is resolved"
  * is one number; sl_flush() waits on it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -156,6 +157,9 @@ struct sl_exporter {
     int zlevel;         /* zlib level of frames, 0 = none */
     uint32_t stats_interval_ms; /* 0: no stats records */
     struct pcache *pc;  /* SL_PCACHE entries */
+    uint32_t str_max;   /* the collector's limits: bytes per string, */
+    uint32_t attr_max;  /* attributes per item                       */
+    uint32_t res_est;   /* wire bytes the resource adds to a local root */
     uint64_t rng[4];
 };
 
@@ -164,6 +168,7 @@ static struct {
     _Atomic uint64_t spans_exported, logs_exported;
     _Atomic uint64_t frames_sent, frames_acked, frames_retried, bytes_sent, frames_queued;
     _Atomic uint64_t drop_spans[SL_DROP__COUNT], drop_logs[SL_DROP__COUNT];
+    _Atomic uint64_t attrs_dropped; /* resource attributes over the per-item limit */
     _Atomic int breaker_open;
 } xs;
 
@@ -187,6 +192,7 @@ void sl__exp_stats(sl_stats *st)
     st->bytes_sent = atomic_load(&xs.bytes_sent);
     st->frames_queued = atomic_load(&xs.frames_queued);
     st->breaker_open = atomic_load(&xs.breaker_open);
+    st->attrs_dropped += atomic_load(&xs.attrs_dropped);
     for (int i = 0; i < SL_DROP__COUNT; i++) {
         st->spans_dropped_by[i] += atomic_load(&xs.drop_spans[i]);
         st->logs_dropped_by[i] += atomic_load(&xs.drop_logs[i]);
@@ -241,11 +247,15 @@ static inline uint64_t get64(const uint8_t *p)
     return v;
 }
 
-/* Interns a user string, replacing invalid UTF-8 (a cut multi-byte tail
- * after truncation, or binary junk) with '?': one bad string must not get
- * the whole frame rejected by the collector. */
+/* Interns a user string, cut to the collector's per-string limit and with
+ * invalid UTF-8 (a cut multi-byte tail after truncation, or binary junk)
+ * replaced by '?': one bad string must not get the whole frame rejected by
+ * the collector.  Every string that comes from outside the SDK goes
+ * through here. */
 static int intern_clean(struct sl_exporter *e, const char *s, size_t len, uint32_t *idx)
 {
+    if (__builtin_expect(len > e->str_max, 0))
+        len = e->str_max;
     if (slc_utf8_valid(s, len))
         return slc_batch_intern(e->b, s, len, idx);
     if (e->scratch_cap < len) {
@@ -293,6 +303,21 @@ static int intern_ptr(struct sl_exporter *e, const uint8_t *at, size_t maxlen, u
         c->idx = *idx;
     }
     return rc;
+}
+
+/* Sets a double attribute value.  The wire format takes only finite
+ * numbers (a NaN anywhere gets the whole frame rejected), so NaN and the
+ * infinities travel as the strings the OTLP receiver also uses. */
+static int set_double(struct sl_exporter *e, slc_attr *a, double d)
+{
+    if (__builtin_expect(isfinite(d), 1)) {
+        a->type = SLC_V_DBL;
+        a->v.d = d;
+        return SL_OK;
+    }
+    const char *t = isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity";
+    a->type = SLC_V_STR;
+    return slc_batch_intern(e->b, t, strlen(t), &a->v.str);
 }
 
 /* Adds one ATTR entry at p (bounded by end); returns bytes consumed or 0. */
@@ -352,8 +377,10 @@ static size_t add_attr_entry(struct sl_exporter *e, const uint8_t *p, const uint
     case SL_ATTR_DOUBLE: {
         if (end - v < 8)
             return 0;
-        a.type = SLC_V_DBL;
-        memcpy(&a.v.d, v, 8);
+        double d;
+        memcpy(&d, v, 8);
+        if ((*rc = set_double(e, &a, d)) != 0)
+            return 0;
         n += 8;
         break;
     }
@@ -496,10 +523,16 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
     }
     if (r->what == SL_REC_SPAN && (r->flags & SL_F_LOCAL_ROOT)) {
         for (size_t i = 0; i < sl__g.nresource; i++) {
+            /* sl_init() keeps own + resource within the limit; this is
+             * the guarantee, should the two ever drift apart. */
+            if (__builtin_expect(e->b->nattrs - attr_first >= e->attr_max, 0)) {
+                atomic_fetch_add(&xs.attrs_dropped, sl__g.nresource - i);
+                break;
+            }
             const sl_attr *ra = &sl__g.resource[i];
             slc_attr a;
             memset(&a, 0, sizeof(a));
-            if ((rc = slc_batch_intern(e->b, ra->key, strlen(ra->key), &a.key)) != 0)
+            if ((rc = intern_clean(e, ra->key, strlen(ra->key), &a.key)) != 0)
                 return rc;
             switch (ra->type) {
             case SL_ATTR_STR:
@@ -511,8 +544,7 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
                 a.v.i = ra->v.i;
                 break;
             case SL_ATTR_DOUBLE:
-                a.type = SLC_V_DBL;
-                a.v.d = ra->v.d;
+                rc = set_double(e, &a, ra->v.d);
                 break;
             default:
                 a.type = SLC_V_BOOL;
@@ -608,6 +640,10 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
         rc = intern_ptr(e, name_p, 0xffff, &sp.name);
     else
         rc = intern_clean(e, name ? (const char *)name : "", name_len, &sp.name);
+    /* The collector rejects an empty span name (with the whole frame), and
+     * NULL or "" is an easy mistake to make: send a placeholder. */
+    if (rc == 0 && sp.name == 0)
+        rc = slc_batch_intern(e->b, SL_UNNAMED, strlen(SL_UNNAMED), &sp.name);
     if (rc != 0)
         return rc;
     if (r->status == SL_STATUS_ERROR && msg != NULL &&
@@ -636,7 +672,7 @@ static int batch_begin(struct sl_exporter *e)
     e->bspans = e->blogs = e->bstats = 0;
     e->est = 0;
     e->oldest_ns = 0;
-    return slc_batch_intern(e->b, sl__g.service, strlen(sl__g.service), &e->service_idx);
+    return intern_clean(e, sl__g.service, strlen(sl__g.service), &e->service_idx);
 }
 
 static uint64_t pending_bytes(struct sl_exporter *e)
@@ -817,7 +853,8 @@ static size_t drain_tb(struct sl_exporter *e, struct sl_tbuf *tb, int *full)
                     e->oldest_ns = slc_now_ns();
                 if (add_record(e, r) != SL_OK)
                     sl__exp_count_drop(SL_DROP_ENCODE, is_span, !is_span);
-                e->est += 48 + r->used;
+                e->est += 48 + r->used +
+                          (is_span && (r->flags & SL_F_LOCAL_ROOT) ? e->res_est : 0);
             }
             tb->rpos += r->len;
             total++;
@@ -959,13 +996,21 @@ static void *sender_main(void *arg)
         int rc = sl__tp_roundtrip(tp, f->bytes, f->len, &ack, err, sizeof(err));
         atomic_fetch_add(&xs.frames_sent, 1);
         atomic_fetch_add(&xs.bytes_sent, f->len);
-        if (rc == SL_OK && ack.batch_id != f->batch_id) {
-            rc = SL_ETRANSPORT;
-            snprintf(err, sizeof(err), "ack for batch %016llx while waiting for %016llx",
-                     (unsigned long long)ack.batch_id, (unsigned long long)f->batch_id);
-        }
+        /* req/rep pairs each reply with its request (nng drops replies to
+         * earlier requests), so an ack naming another batch still answers
+         * this frame: older collectors echo 0 when they reject a frame by
+         * its header.  Treating it as a transport error would resend a
+         * frame that is never going to be accepted, forever, and stall
+         * every frame behind it. */
+        int mismatch = rc == SL_OK && ack.batch_id != f->batch_id;
 
         pthread_mutex_lock(&e->mu);
+        if (mismatch)
+            sl__set_last_error(SL_EWIRE_VALUE,
+                               "collector acked batch %016llx for batch %016llx (status %u); "
+                               "taken as the answer to the frame sent",
+                               (unsigned long long)ack.batch_id,
+                               (unsigned long long)f->batch_id, (unsigned)ack.status);
         if (rc == SL_OK && (ack.status == SLC_ACK_STORED || ack.status == SLC_ACK_DUPLICATE)) {
             atomic_fetch_add(&xs.frames_acked, 1);
             atomic_fetch_add(&xs.spans_exported, f->nspans);
@@ -1005,14 +1050,27 @@ static void *sender_main(void *arg)
         if (timeouts >= 2) {
             /* Two silent timeouts in a row: the connection may be half-dead
              * (a peer that accepted but never answers, a stale pipe), which
-             * nng cannot see.  A fresh socket re-dials from scratch. */
-            struct sl_transport *nt = NULL;
+             * nng cannot see.  A fresh socket re-dials from scratch.  Both
+             * the dial and the close (which waits up to 100 ms for a
+             * handshake) run without mu: the batcher takes mu for every
+             * frame it cuts, and must keep draining the threads' queues. */
+            timeouts = 0;
+            pthread_mutex_unlock(&e->mu);
+            struct sl_transport *nt = NULL, *old = NULL;
             char derr[256];
-            if (sl__tp_open(&nt, sl__g.endpoint, c->ack_timeout_ms, derr, sizeof(derr)) == 0) {
-                sl__tp_free(e->tp);
+            int orc = sl__tp_open(&nt, sl__g.endpoint, c->ack_timeout_ms, derr, sizeof(derr));
+            pthread_mutex_lock(&e->mu);
+            if (orc == 0) {
+                /* Only this thread replaces tp; sl__exp_stop reads it under
+                 * mu to abort it, so the swap happens under mu. */
+                old = e->tp;
                 e->tp = nt;
             }
-            timeouts = 0;
+            pthread_mutex_unlock(&e->mu);
+            sl__tp_free(old);
+            pthread_mutex_lock(&e->mu);
+            if (e->aborted)
+                break;
         }
         uint64_t backoff = c->retry_min_ms;
         for (uint32_t i = 1; i < failures && backoff < c->retry_max_ms; i++)
@@ -1098,6 +1156,15 @@ int sl__exp_start(char *err, size_t errlen)
     e->rng[0] |= 1;
     snprintf(e->instance, sizeof(e->instance), "%016llx", (unsigned long long)e->batch_base);
     e->stats_due_ns = slc_now_ns() + (uint64_t)e->stats_interval_ms * 1000000ull;
+    slc_wire_limits lim;
+    slc_wire_limits_default(&lim);
+    e->str_max = lim.string_bytes;
+    e->attr_max = lim.attrs_per_item;
+    /* About 16 encoded bytes per resource attribute (key and value
+     * references, type, a varint or double): counted in the frame size
+     * estimate, or thousands of tiny local roots with a large resource
+     * could make a frame over the collector's frame limit. */
+    e->res_est = (uint32_t)sl__g.nresource * 16;
     if ((e->pc = calloc(SL_PCACHE, sizeof(*e->pc))) == NULL || (e->b = slc_batch_new()) == NULL ||
         batch_begin(e) != 0) {
         snprintf(err, errlen, "out of memory");

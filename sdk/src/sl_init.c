@@ -258,6 +258,25 @@ static int copy_config(const sl_config *c)
     return SL_OK;
 }
 
+/* Each resource attribute needs a key and a known type: a bad entry is a
+ * configuration error at sl_init(), not a silently broken frame later. */
+static int check_resource(const sl_config *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < c->nresource; i++) {
+        const sl_attr *a = &c->resource[i];
+        if (a->key == NULL || *a->key == '\0') {
+            snprintf(err, errlen, "resource[%zu] has an empty key", i);
+            return SL_ECONFIG;
+        }
+        if (a->type < SL_ATTR_STR || a->type > SL_ATTR_BOOL) {
+            snprintf(err, errlen, "resource[%zu] (\"%.64s\") has unknown type %d", i, a->key,
+                     a->type);
+            return SL_ECONFIG;
+        }
+    }
+    return SL_OK;
+}
+
 static int check_config(const sl_config *c, char *err, size_t errlen)
 {
     if (c->endpoint == NULL || *c->endpoint == '\0')
@@ -287,8 +306,13 @@ static int check_config(const sl_config *c, char *err, size_t errlen)
                  c->compression);
     else if (c->nresource > 0 && c->resource == NULL)
         snprintf(err, errlen, "nresource is %zu but resource is NULL", c->nresource);
+    else if (c->nresource > SL_MAX_RESOURCE)
+        snprintf(err, errlen,
+                 "nresource %zu is over %d: the collector takes at most 256 attributes per "
+                 "span, and a local root span carries its own and every resource attribute",
+                 c->nresource, SL_MAX_RESOURCE);
     else
-        return SL_OK;
+        return check_resource(c, err, errlen);
     return SL_ECONFIG;
 }
 
@@ -337,6 +361,12 @@ int sl_init(const sl_config *cfg)
     sl__g.cfg.service_version = sl__g.cfg.environment = NULL;
     sl__g.cfg.host_name = sl__g.cfg.token = NULL;
     sl__g.cfg.resource = NULL;
+    /* Accepted up to 1 MiB for compatibility, but clamped to what the
+     * collector takes (sl_internal.h, SL_*_CAP). */
+    if (sl__g.cfg.max_item_bytes > SL_ITEM_BYTES_CAP)
+        sl__g.cfg.max_item_bytes = SL_ITEM_BYTES_CAP;
+    if (sl__g.cfg.max_attr_value > SL_ATTR_VALUE_CAP)
+        sl__g.cfg.max_attr_value = SL_ATTR_VALUE_CAP;
     if ((rc = copy_config(cfg)) != 0) {
         sl__set_last_error(rc, "sl_init: out of memory copying the configuration");
         goto fail;
@@ -344,8 +374,8 @@ int sl_init(const sl_config *cfg)
     sl__g.sampler = cfg->sampler;
     sl__g.parent_based = cfg->parent_based ? 1 : 0;
     sl__g.min_level = cfg->min_level;
-    sl__g.max_attr_value = cfg->max_attr_value;
-    sl__g.max_item_bytes = cfg->max_item_bytes;
+    sl__g.max_attr_value = sl__g.cfg.max_attr_value;
+    sl__g.max_item_bytes = sl__g.cfg.max_item_bytes;
     sl__g.use_tsc = sl__tsc_usable();
     sl__find_literals(&sl__g.lit_lo, &sl__g.lit_len);
     if (cfg->sample_ratio >= 1.0)

@@ -92,7 +92,21 @@ enum {
 #define SL_MAX_LINKS 32
 #define SL_MAX_KEY 255
 
+/* Hard ceilings on the configuration, from the collector's wire limits
+ * (slc_wire_limits_default, docs/wire-format.md): one string is at most
+ * 64 KiB, so a longer max_attr_value could only produce frames the
+ * collector rejects whole; an item may hold a 64 KiB log body (half of
+ * max_item_bytes) plus attributes.  sl_init() clamps to these. */
+#define SL_ATTR_VALUE_CAP (64u << 10)
+#define SL_ITEM_BYTES_CAP (128u << 10)
+/* A local root span carries its own attributes (at most SL_MAX_ATTRS) and
+ * every resource attribute: up to 3 built in (service.version,
+ * deployment.environment.name, host.name) and this many from
+ * sl_config.resource, 256 in all, the collector's per-item limit. */
+#define SL_MAX_RESOURCE (256 - SL_MAX_ATTRS - 3)
+
 #define SL_STATS_BODY "sightline.sdk.stats" /* body of the self-observation log record */
+#define SL_UNNAMED "unnamed" /* sent for a span whose name is NULL or empty */
 
 #define SL_SEG_BYTES (64u << 10) /* queue segment; larger items get their own */
 #define SL_SEG_KEEP 4            /* emptied segments a thread keeps for reuse  */

@@ -1153,8 +1153,11 @@ static void slot_put_body(struct sl_span *r, const char *fmt, va_list ap)
         size_t want = (size_t)len + 6;
         if (want > sl__g.max_item_bytes / 2)
             want = sl__g.max_item_bytes / 2; /* leave room for attributes */
-        if (slot_reserve(r, want) == 0)
+        if (slot_reserve(r, want) == 0) {
             avail = r->cap - r->used - 5;
+            if (avail > want - 5)
+                avail = (uint32_t)want - 5; /* a grown slot may hold more than the cap */
+        }
         (void)vsnprintf((char *)r->data + r->used + 5, avail, fmt, ap2);
         if ((uint32_t)len >= avail)
             len = (int)avail - 1; /* truncated; the exporter repairs a cut UTF-8 tail */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sdk_tsan.sh - builds the SDK's span and export tests with ThreadSanitizer
+# sdk_tsan.sh - builds the SDK's span, export and safety tests with ThreadSanitizer
 # and runs them (many threads creating spans at once, the exporter draining
 # their queues, collector restarts).  Needs no make: the SDK, the shared
 # codec and one test file are compiled straight into each binary.
@@ -22,7 +22,7 @@ LIBS=(-lcmocka -lnng -lz -lm)
 
 start=$(date +%s)
 pids=()
-for t in span export; do
+for t in span export safety; do
   "$CC" "${FLAGS[@]}" -o "$O/test_sdk_$t" "tests/unit/test_sdk_$t.c" "${SRC[@]}" "${LIBS[@]}" &
   pids+=($!)
 done
@@ -30,7 +30,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 echo "sdk_tsan: built in $(( $(date +%s) - start )) s"
 
 rc=0
-for t in span export; do
+for t in span export safety; do
   log="$O/test_sdk_$t.log"
   # halt_on_error: the first race fails the run; second_deadlock_stack helps
   # read lock-order reports.

@@ -32,6 +32,7 @@ struct tcol_store {
     uint64_t seen[TCOL_MAX_SEEN]; /* every batch id received, retries included */
     size_t nseen;
     size_t nrejected_decode;
+    char last_reject[200]; /* the decoder's message for the last rejected frame */
 };
 
 struct tcol {
@@ -42,6 +43,8 @@ struct tcol {
     int retry_first;   /* answer RETRY this many times before storing */
     int reject_all;    /* answer REJECTED to everything */
     int unauthorized;  /* answer UNAUTHORIZED to everything */
+    int zero_reject_id; /* REJECTED/UNAUTHORIZED acks carry batch id 0, as older
+                         * collectors send for header-level rejections */
     struct tcol_store *store;
 };
 
@@ -84,6 +87,7 @@ static __attribute__((unused)) void *tcol_main(void *arg)
         ack.batch_id = bid;
         if (rc != 0) {
             s->nrejected_decode++;
+            snprintf(s->last_reject, sizeof(s->last_reject), "%s", why);
             ack.status = SLC_ACK_REJECTED;
             ack.err = rc;
             snprintf(ack.reason, sizeof(ack.reason), "%s", why);
@@ -114,6 +118,9 @@ static __attribute__((unused)) void *tcol_main(void *arg)
                 b = NULL;
             }
         }
+        if (c->zero_reject_id &&
+            (ack.status == SLC_ACK_REJECTED || ack.status == SLC_ACK_UNAUTHORIZED))
+            ack.batch_id = 0;
         pthread_mutex_unlock(&s->mu);
         slc_batch_free(b);
         uint8_t out[SLC_ACK_MAX_LEN];
