@@ -86,7 +86,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
 
 # The SDK library carries the shared codec inside it: users link one library.
 SDK_LIBS := $(NNG_LIBS) $(Z_LIBS)
-SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
+SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(Z_LIBS) -lm
 CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 
 .PHONY: all libs test unit e2e asan bench run clean deps fmt fuzz
@@ -190,19 +190,31 @@ run: deps
 	@O=$(O) bash sdk/examples/run-demo.sh
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS; crashes land in build/fuzz/.
+# Every tests/fuzz/fuzz_NAME.c is a target, fed build/fuzz/corpus-NAME (what
+# it found) and tests/fuzz/corpus-NAME (seeds kept in the repo).  Targets
+# beyond the shared code name their extra sources and libraries below.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC)
+FUZZ_EXTRA_convert := collector/otlp_json.c collector/otlp_proto.c collector/zipkin.c \
+	collector/pb.c collector/gzip.c collector/otlp_common.c $(JANSSON_LIBS)
 fuzz: deps
 	@mkdir -p build/fuzz
 	$(CC) $(CSTD) -O1 -g $(INC) -o build/fuzz/seed_wire tests/fuzz/seed_wire.c $(COMMON_SRC) -lz -lm
 	@mkdir -p build/fuzz/corpus-wire && build/fuzz/seed_wire build/fuzz/corpus-wire
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) -lz -lm; \
+	  case $$t in convert) extra="$(FUZZ_EXTRA_convert)";; *) extra="";; esac; \
+	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) $$extra -lz -lm; \
 	  mkdir -p build/fuzz/corpus-$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
-	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/ \
-	    build/fuzz/corpus-$$t tests/fuzz/corpus-$$t 2>&1 | tail -3; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$t- \
+	    -print_final_stats=1 build/fuzz/corpus-$$t tests/fuzz/corpus-$$t 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY|Test unit written|DONE' || true; \
+	  if ls build/fuzz/$$t-crash-* build/fuzz/$$t-leak-* build/fuzz/$$t-timeout-* \
+	      build/fuzz/$$t-oom-* >/dev/null 2>&1; then \
+	    echo "fuzz_$$t found a failing input (build/fuzz/$$t-*): add it as a regression test"; \
+	    exit 1; \
+	  fi; \
 	done
 
 fmt:

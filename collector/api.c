@@ -2,7 +2,11 @@
  * api.c - routes and handlers of the JSON API (see api.h and docs/api.md).
  */
 #include "api.h"
+#include "alerts.h"
+#include "alerts_api.h"
 #include "api_query.h"
+#include "api_sdk.h"
+#include "metrics_red.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@ struct col_route {
     const char *path;
     int prefix; /* 1: path is a prefix, the rest goes to req->rest */
     col_handler_fn fn;
+    int any_method; /* 0: GET/HEAD only; 1: the handler checks the method */
 };
 
 void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
@@ -300,10 +305,14 @@ static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp
     const col_stats *st = api->stats;
     uint64_t up = req->now_ns > st->started_ns ? req->now_ns - st->started_ns : 0;
 
-    col_ok(resp, json_pack("{s:I,s:o,s:o,s:{s:I,s:I}}", "uptime_s",
-                           (json_int_t)(up / 1000000000ULL), "ingest", col_stats_ingest(st),
-                           "store", col_stats_store(api->store), "http", "requests",
-                           U(st->http_requests), "errors", U(st->http_errors)));
+    json_t *body = json_pack("{s:I,s:o,s:o,s:{s:I,s:I}}", "uptime_s",
+                             (json_int_t)(up / 1000000000ULL), "ingest", col_stats_ingest(st),
+                             "store", col_stats_store(api->store), "http", "requests",
+                             U(st->http_requests), "errors", U(st->http_errors));
+
+    if (body != NULL && api->alerts != NULL)
+        json_object_set_new(body, "alerts", col_alerts_stats_json(api->alerts));
+    col_ok(resp, body);
 }
 
 /* ---- GET /metrics (Prometheus text format 0.0.4) -------------------------- */
@@ -359,7 +368,6 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
     col_store_stats ss;
     uint64_t cum = 0;
 
-    (void)req;
     col_metric(&t, "sightline_frames_received_total", "counter", "Frames received.",
                U(st->frames_received));
     col_metric(&t, "sightline_bytes_received_total", "counter", "Frame bytes received.",
@@ -432,6 +440,15 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
     col_metric(&t, "sightline_retention_cutoff_seconds", "gauge",
                "Data received before this Unix time was dropped.",
                ss.retention_cutoff_ns / 1000000000ULL);
+    {
+        /* RED per service and operation (metrics_red.c: cached, bounded) */
+        char *red = NULL;
+        size_t rlen = 0;
+        if (col_redm_render(col_redm_shared(api->store, api->stats), req->now_ns, &red,
+                            &rlen) == 0)
+            col_tprintf(&t, "%.*s", (int)rlen, red);
+        free(red);
+    }
     if (t.p == NULL) {
         col_api_error(resp, 500, "internal", "out of memory");
         return;
@@ -461,7 +478,11 @@ static const struct col_route col_routes[] = {
     {"/api/v1/deps", 0, col_apiq_deps},
     {"/api/v1/logs", 0, col_apiq_logs},
     {"/api/v1/top", 0, col_apiq_top},
+    {"/api/v1/sdk", 0, col_api_sdk},
     {"/api/v1/stats", 0, col_h_stats},
+    /* alerts (alerts_api.c): rules CRUD takes PUT, POST and DELETE */
+    {"/api/v1/alerts", 0, col_alerts_api, 1},
+    {"/api/v1/alerts/", 1, col_alerts_api, 1},
     {"/metrics", 0, col_h_metrics},
 };
 
@@ -481,7 +502,8 @@ int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp)
         int hit = r->prefix ? strncmp(p, r->path, n) == 0 : strcmp(p, r->path) == 0;
         if (!hit)
             continue;
-        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        if (!r->any_method && strcmp(req->method, "GET") != 0 &&
+            strcmp(req->method, "HEAD") != 0) {
             col_api_error(resp, 405, "method_not_allowed", "%.16s %.200s: only GET is supported",
                           req->method, p);
             return 1;

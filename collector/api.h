@@ -11,6 +11,7 @@
 #define COL_API_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "stats.h"
@@ -25,6 +26,9 @@ typedef struct col_api {
     /* Limits for the OTLP and Zipkin receivers (http.c, otlp.h): request
      * bodies over frame_bytes get 413; NULL = defaults.  Borrowed. */
     const slc_wire_limits *ingest_limits;
+    /* The alert engine (alerts.h); NULL = the alert endpoints answer 503.
+     * Borrowed. */
+    struct col_alerts *alerts;
 } col_api;
 
 typedef struct col_api_req {
@@ -35,7 +39,14 @@ typedef struct col_api_req {
     const char *(*arg)(void *cx, const char *name);
     void *cx;
     uint64_t now_ns;
+    /* The request body of PUT/POST/DELETE on routes that accept them
+     * (gathered by http.c, at most COL_API_BODY_MAX bytes); NULL for GET. */
+    const char *body;
+    size_t body_len;
+    const char *content_type; /* the Content-Type header, or NULL */
 } col_api_req;
+
+#define COL_API_BODY_MAX ((size_t)1 << 20)
 
 typedef struct col_api_resp {
     int status;

@@ -10,6 +10,8 @@
  * minutes and groups, never on the number of spans.
  */
 #include "api_query.h"
+#include "agg_time.h"
+#include "blockcache.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -284,14 +286,6 @@ static int colq_set_red(json_t *o, uint64_t count, uint64_t errors, const slc_hi
     return rc != 0 ? -1 : 0;
 }
 
-/* The whole minutes an aggregate query over [since, until] covers, in
- * seconds: rates divide by this. */
-static double colq_minutes_s(uint64_t since, uint64_t until)
-{
-    uint64_t first = since - since % COLQ_MINUTE, last = until - until % COLQ_MINUTE;
-    return (double)(last - first + COLQ_MINUTE) / 1e9;
-}
-
 /* ======================= GET /api/v1/traces (search) ======================= */
 
 struct colq_attrs {
@@ -416,7 +410,7 @@ static json_t *colq_trace_summary(const col_api *api, const uint8_t tid[16])
     slq_trace_opts o = {0};
     json_t *j = NULL;
 
-    if (col_store_read_trace(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL) != 0)
+    if (col_store_read_trace_cached(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL) != 0)
         return NULL;
     o.max_spans = (uint32_t)api->trace_max_spans;
     o.max_logs = 1; /* only counted */
@@ -747,7 +741,7 @@ static json_t *colq_series_json(const struct colq_red *r, const struct colq_seri
                                                 : json_null());
     }
     if (rc == 0) {
-        double all = colq_minutes_s(since, until);
+        double all = col_agg_minutes_s(since, until);
         rc |= json_object_set_new(o, "service", json_string(s->service));
         if (by_op)
             rc |= json_object_set_new(o, "operation", json_string(s->operation));
@@ -992,7 +986,7 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
         qsort(l.o, l.n, sizeof *l.o, colq_by_count);
     arr = json_array();
     for (size_t i = 0; arr != NULL && i < l.n; i++)
-        if (json_array_append_new(arr, colq_op_json(&l.o[i], colq_minutes_s(since, until), 0))) {
+        if (json_array_append_new(arr, colq_op_json(&l.o[i], col_agg_minutes_s(since, until), 0))) {
             json_decref(arr);
             arr = NULL;
         }
@@ -1044,7 +1038,7 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
     for (size_t i = 0; arr != NULL && i < l.n && shown < limit; i++) {
         if (l.o[i].count < min_count || (errors && l.o[i].errors == 0))
             continue;
-        if (json_array_append_new(arr, colq_op_json(&l.o[i], colq_minutes_s(since, until), 1))) {
+        if (json_array_append_new(arr, colq_op_json(&l.o[i], col_agg_minutes_s(since, until), 1))) {
             json_decref(arr);
             arr = NULL;
         }
@@ -1104,7 +1098,7 @@ void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *res
         return;
     d.edges = json_array();
     nodes = json_array();
-    d.seconds = colq_minutes_s(since, until);
+    d.seconds = col_agg_minutes_s(since, until);
     if (d.edges == NULL || nodes == NULL) {
         rv = SL_ENOMEM;
         goto fail;

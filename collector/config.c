@@ -21,7 +21,7 @@
 
 #define COL_DEFAULT_LISTEN "tcp://127.0.0.1:4318"
 
-enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL, K_DUR };
+enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL, K_DUR, K_TOKEN };
 
 struct col_setting {
     const char *name;
@@ -88,6 +88,23 @@ static const struct col_setting col_settings[] = {
      "how often the background retention pass runs", 1},
     {"memory-budget-mb", K_INT, OFF(memory_budget_mb), 0, 64, 1048576, "MB",
      "memory for memtables (1/2) and frames in flight (1/4); over it, senders get RETRY"},
+    {"rules", K_STR, OFF(rules_file), COL_PATH_MAX, 0, 0, "FILE",
+     "alert rules (JSON, docs/alerts.md; API changes are written back to it; default "
+     "DATA/alert-rules.json); re-read on SIGHUP"},
+    {"alert-interval", K_DUR, OFF(alert_interval_ns), 0, 0, 0, "DURATION",
+     "how often alert rules are evaluated (100ms..1h)", 1},
+    {"alert-history", K_INT, OFF(alert_history), 0, 10, 100000, "N",
+     "alert history entries kept (transitions and deliveries)"},
+    {"ingest-token", K_TOKEN, OFF(ingest_tokens), 0, 0, 0, "TOKEN",
+     "accept only batches carrying this token (1..255 visible ASCII; repeatable; also OTLP/"
+     "Zipkin 'Authorization: Bearer'); none = open ingest",
+     1},
+    {"ingest-tokens-file", K_STR, OFF(ingest_tokens_file), COL_PATH_MAX, 0, 0, "FILE",
+     "more ingest tokens, one a line ('#' comments); re-read on SIGHUP", 1},
+    {"tls-cert", K_STR, OFF(tls_cert), COL_PATH_MAX, 0, 0, "FILE",
+     "PEM certificate (chain) for tls+tcp:// listen URLs"},
+    {"tls-key", K_STR, OFF(tls_key), COL_PATH_MAX, 0, 0, "FILE",
+     "PEM private key (unencrypted) of --tls-cert"},
 };
 
 #define NSETTINGS (sizeof col_settings / sizeof col_settings[0])
@@ -113,6 +130,8 @@ void col_config_defaults(col_config *c)
     c->retention_size_mb = 0;
     c->retention_interval_ns = 60ULL * 1000000000ULL;
     c->memory_budget_mb = 512;
+    c->alert_interval_ns = 10ULL * 1000000000ULL;
+    c->alert_history = 1000;
 }
 
 static const struct col_setting *col_find(const char *name)
@@ -182,6 +201,24 @@ int col_config_set(col_config *c, const char *name, const char *value, char *err
         }
         snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", value);
         return 0;
+    case K_TOKEN: {
+        size_t n = strlen(value);
+        int ok = n > 0 && n < COL_TOKEN_MAX;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = value[i] > ' ' && value[i] < 0x7f;
+        if (!ok) {
+            /* The value is a secret: do not echo it. */
+            snprintf(err, errlen, "'%s' must be 1..%d visible ASCII characters (no spaces)",
+                     name, COL_TOKEN_MAX - 1);
+            return SL_ECONFIG;
+        }
+        if (c->ningest_tokens >= COL_MAX_TOKENS) {
+            snprintf(err, errlen, "more than %d ingest tokens", COL_MAX_TOKENS);
+            return SL_ECONFIG;
+        }
+        memcpy(c->ingest_tokens[c->ningest_tokens++], value, n + 1);
+        return 0;
+    }
     case K_INT:
     case K_U32:
         if (col_parse_ll(value, &x) != 0 || x < s->min || x > s->max) {
@@ -265,12 +302,50 @@ static void col_find_ui(col_config *c, const char *argv0)
     snprintf(c->ui_dir, sizeof c->ui_dir, "%s", "ui-static");
 }
 
+/* Adds the tokens of c->ingest_tokens_file (one a line, '#' comments). */
+static int col_load_tokens(col_config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(c->ingest_tokens_file, "r");
+    char line[COL_TOKEN_MAX + 64], msg[256];
+    int lineno = 0, rv = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read ingest-tokens-file %s: %s", c->ingest_tokens_file,
+                 strerror(errno));
+        return SL_ECONFIG;
+    }
+    while (rv == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p = line, *e;
+        lineno++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        e = p + strlen(p);
+        while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (col_config_set(c, "ingest-token", p, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", c->ingest_tokens_file, lineno, msg);
+            rv = SL_ECONFIG;
+        }
+    }
+    explicit_bzero(line, sizeof line);
+    fclose(f);
+    return rv;
+}
+
 int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen)
 {
+    if (c->ingest_tokens_file[0] != '\0' && col_load_tokens(c, err, errlen) != 0)
+        return SL_ECONFIG;
     if (c->nlisten == 0)
         snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", COL_DEFAULT_LISTEN);
     if (c->ui_dir[0] == '\0')
         col_find_ui(c, argv0);
+    if (c->alert_interval_ns < 100000000ULL || c->alert_interval_ns > 3600ULL * 1000000000ULL) {
+        snprintf(err, errlen, "'alert-interval' must be a duration in 100ms..1h, like 10s");
+        return SL_ECONFIG;
+    }
     if (strchr(c->http_addr, ':') == NULL) {
         snprintf(err, errlen, "'http' value '%.80s' must be HOST:PORT, e.g. 127.0.0.1:4380",
                  c->http_addr);
@@ -304,6 +379,8 @@ static void col_print_value(FILE *f, const col_config *c, const struct col_setti
     case K_STR:
         if (strcmp(s->name, "ui") == 0)
             fprintf(f, "auto");
+        else if (strcmp(s->name, "rules") == 0 && base[s->off] == '\0')
+            fprintf(f, "DATA/alert-rules.json");
         else
             fprintf(f, "%s", base + s->off);
         break;
@@ -313,6 +390,12 @@ static void col_print_value(FILE *f, const col_config *c, const struct col_setti
     case K_BOOL: fprintf(f, "%s", *(const int *)(const void *)(base + s->off) ? "on" : "off"); break;
     case K_LEVEL: fprintf(f, "info"); break;
     case K_DUR: col_fmt_dur(f, *(const uint64_t *)(const void *)(base + s->off)); break;
+    case K_TOKEN: /* never the secrets themselves */
+        if (c->ningest_tokens == 0)
+            fprintf(f, "none: open");
+        else
+            fprintf(f, "%d set", c->ningest_tokens);
+        break;
     }
 }
 
@@ -420,6 +503,15 @@ int col_config_diff(const col_config *a, const col_config *b, char *out, size_t 
         char va[128], vb[128];
         FILE *fa, *fb;
 
+        if (s->kind == K_TOKEN) {
+            if (a->ningest_tokens != b->ningest_tokens ||
+                memcmp(a->ingest_tokens, b->ingest_tokens, sizeof a->ingest_tokens) != 0) {
+                used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0,
+                                         "%singest tokens changed", n ? "; " : "");
+                n++;
+            }
+            continue;
+        }
         if (s->kind == K_LIST) {
             if (a->nlisten != b->nlisten ||
                 memcmp(a->listen, b->listen, sizeof a->listen) != 0) {

@@ -17,6 +17,8 @@
 #define COL_MAX_LISTEN 16
 #define COL_URL_MAX 512
 #define COL_PATH_MAX 1024
+#define COL_MAX_TOKENS 64 /* = COL_INGEST_MAX_TOKENS */
+#define COL_TOKEN_MAX 256 /* a token is 1..255 visible ASCII bytes, plus the NUL */
 
 typedef struct col_config {
     char data_dir[COL_PATH_MAX];          /* "data" */
@@ -41,6 +43,14 @@ typedef struct col_config {
     uint64_t retention_interval_ns;       /* "retention-interval" */
     int memory_budget_mb;                 /* "memory-budget-mb" */
     char config_file[COL_PATH_MAX];       /* "config": the file read, "" = none */
+    char rules_file[COL_PATH_MAX];        /* "rules": alert rules, "" = DATA/alert-rules.json */
+    uint64_t alert_interval_ns;           /* "alert-interval" */
+    int alert_history;                    /* "alert-history" */
+    char ingest_tokens[COL_MAX_TOKENS][COL_TOKEN_MAX]; /* "ingest-token", repeatable, + file */
+    int ningest_tokens;
+    char ingest_tokens_file[COL_PATH_MAX]; /* "ingest-tokens-file": one token a line */
+    char tls_cert[COL_PATH_MAX];          /* "tls-cert": PEM, for tls+tcp:// listen URLs */
+    char tls_key[COL_PATH_MAX];           /* "tls-key": PEM, unencrypted */
 } col_config;
 
 /* Fills *c with every default.  "listen" starts empty; col_config_finish()

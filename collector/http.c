@@ -267,14 +267,51 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     enum col_recv_route route = col_recv_match(url);
     if (route != COL_RECV_NONE)
         return col_recv_request(h, c, route, method, upload_data, upload_data_size, con_cls);
-    atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+    /* API requests with a body (rule changes): gather it like an upload
+     * (route NONE), at most COL_API_BODY_MAX bytes, then dispatch once. */
+    col_recv_upload *u = *con_cls;
+    if (u == NULL && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+        strncmp(url, "/api/", 5) == 0) {
+        atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+        u = col_recv_upload_new(COL_RECV_NONE, COL_API_BODY_MAX);
+        if (u == NULL)
+            return MHD_NO;
+        *con_cls = u;
+        return MHD_YES;
+    }
+    if (u != NULL && *upload_data_size > 0) {
+        col_recv_upload_append(u, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (u == NULL)
+        atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+    else if (u->too_big || u->busy) {
+        ret = col_static_error(c, h->api.stats, u->too_big ? 413 : 503,
+                               u->too_big ? "too_big" : "busy", "%s",
+                               u->too_big ? "the request body is larger than 1 MiB"
+                                          : "the collector is short of memory; retry later");
+        col_recv_upload_free(u);
+        *con_cls = NULL;
+        return ret;
+    }
     req.method = method;
     req.path = url;
     req.arg = col_arg;
     req.cx = c;
     req.now_ns = slc_now_ns();
-    if (!col_api_dispatch(&h->api, &req, &resp))
+    req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (u != NULL) {
+        req.body = (const char *)u->buf;
+        req.body_len = u->len;
+    }
+    if (!col_api_dispatch(&h->api, &req, &resp)) {
+        col_recv_upload_free(u);
+        *con_cls = NULL;
         return col_static(h, c, method, url);
+    }
+    col_recv_upload_free(u);
+    *con_cls = NULL;
     if (resp.text != NULL) {
         struct MHD_Response *r =
             MHD_create_response_from_buffer(strlen(resp.text), resp.text, MHD_RESPMEM_MUST_FREE);

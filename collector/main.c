@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "http.h"
 #include "ingest.h"
@@ -122,11 +123,11 @@ static void col_retention_from(const col_config *c, col_retention_opts *r)
 /* SIGHUP: re-reads the file and the flags, applies what can change while
  * running (retention, limits, log level) and logs every difference. */
 static void col_reload(int argc, char **argv, col_config *cur, col_store *store,
-                       col_ingest *ingest)
+                       col_ingest *ingest, col_alerts *alerts)
 {
     col_config next;
     col_retention_opts ro;
-    char diff[2048];
+    char diff[2048], aerr[1024];
     int n;
 
     if (col_build_config(argc, argv, &next) != 0) {
@@ -134,6 +135,14 @@ static void col_reload(int argc, char **argv, col_config *cur, col_store *store,
                                "still running with the previous settings");
         return;
     }
+    /* The alert rules file is re-read on every SIGHUP, changed or not. */
+    if (col_alerts_reload(alerts, aerr, sizeof aerr) != 0)
+        col_log(COL_LOG_ERROR, "SIGHUP: alert rules not reloaded, the previous rules stay: %s",
+                aerr);
+    else
+        col_log(COL_LOG_INFO, "SIGHUP: alert rules reloaded");
+    col_alerts_set_interval(alerts, next.alert_interval_ns);
+    cur->alert_interval_ns = next.alert_interval_ns;
     n = col_config_diff(cur, &next, diff, sizeof diff);
     if (n == 0) {
         col_log(COL_LOG_INFO, "SIGHUP: configuration reloaded, nothing changed");
@@ -145,6 +154,15 @@ static void col_reload(int argc, char **argv, col_config *cur, col_store *store,
     col_store_retention_set(store, &ro);
     next.limits.frame_bytes = cur->limits.frame_bytes; /* the transport keeps its size */
     col_ingest_set_limits(ingest, &next.limits);
+    {
+        const char *toks[COL_MAX_TOKENS];
+        for (int i = 0; i < next.ningest_tokens; i++)
+            toks[i] = next.ingest_tokens[i];
+        if (col_ingest_set_tokens(ingest, toks, next.ningest_tokens) == 0) {
+            memcpy(cur->ingest_tokens, next.ingest_tokens, sizeof cur->ingest_tokens);
+            cur->ningest_tokens = next.ningest_tokens;
+        }
+    }
     cur->log_level = next.log_level;
     cur->retention_age_ns = next.retention_age_ns;
     cur->retention_size_mb = next.retention_size_mb;
@@ -162,6 +180,7 @@ int main(int argc, char **argv)
     col_store *store = NULL;
     col_ingest *ingest = NULL;
     col_http *http = NULL;
+    col_alerts *alerts = NULL;
     col_store_opts so = {0};
     col_ingest_opts io = {0};
     col_http_opts ho = {0};
@@ -215,6 +234,34 @@ int main(int argc, char **argv)
                 (unsigned long long)(ro.interval_ns / 1000000000ULL));
     }
 
+    {
+        char rules[COL_PATH_MAX + 32], state[COL_PATH_MAX + 32], aerr[1024];
+        col_alerts_opts ao = {0};
+        if (cfg.rules_file[0])
+            snprintf(rules, sizeof rules, "%s", cfg.rules_file);
+        else
+            snprintf(rules, sizeof rules, "%s/alert-rules.json", cfg.data_dir);
+        snprintf(state, sizeof state, "%s/alerts-state.json", cfg.data_dir);
+        ao.rules_path = rules;
+        ao.state_path = state;
+        ao.interval_ns = cfg.alert_interval_ns;
+        ao.history_max = (size_t)cfg.alert_history;
+        rv = col_alerts_open(&ao, store, &alerts, aerr, sizeof aerr);
+        if (rv != 0) {
+            col_log(COL_LOG_ERROR, "cannot load the alert rules: %s; fix the file (docs/alerts.md) "
+                                   "or start with another --rules",
+                    aerr);
+            status = EXIT_USAGE;
+            goto out;
+        }
+        if (col_alerts_start(alerts) != 0) {
+            col_log(COL_LOG_ERROR, "cannot start the alert threads");
+            goto out;
+        }
+        col_log(COL_LOG_INFO, "alert rules from %s, evaluated every %llums", rules,
+                (unsigned long long)(cfg.alert_interval_ns / 1000000ULL));
+    }
+
     for (int i = 0; i < cfg.nlisten; i++)
         urls[i] = cfg.listen[i];
     io.urls = urls;
@@ -222,6 +269,15 @@ int main(int argc, char **argv)
     io.workers = cfg.workers;
     io.limits = cfg.limits;
     io.inflight_bytes = (uint64_t)cfg.memory_budget_mb << 18; /* a quarter */
+    {
+        static const char *toks[COL_MAX_TOKENS];
+        for (int i = 0; i < cfg.ningest_tokens; i++)
+            toks[i] = cfg.ingest_tokens[i];
+        io.tokens = toks;
+        io.ntokens = cfg.ningest_tokens;
+    }
+    io.tls_cert = cfg.tls_cert;
+    io.tls_key = cfg.tls_key;
     rv = col_ingest_start(&io, store, &stats, &ingest, err, sizeof err);
     if (rv != 0) {
         col_log(COL_LOG_ERROR, "cannot start ingest: %s", err);
@@ -229,6 +285,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < cfg.nlisten; i++)
         col_log(COL_LOG_INFO, "receiving batches on %s", cfg.listen[i]);
+    col_log(COL_LOG_INFO, "ingest tokens: %d configured%s", cfg.ningest_tokens,
+            cfg.ningest_tokens ? "" : " (open: any sender may write)");
 
     api.store = store;
     api.stats = &stats;
@@ -240,6 +298,7 @@ int main(int argc, char **argv)
      * change it under a running HTTP thread; new limits apply after restart. */
     http_limits = cfg.limits;
     api.ingest_limits = &http_limits;
+    api.alerts = alerts;
     ho.addr = cfg.http_addr;
     ho.ui_dir = cfg.ui_dir;
     ho.threads = cfg.http_threads;
@@ -259,7 +318,7 @@ int main(int argc, char **argv)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            col_reload(argc, argv, &cfg, store, ingest);
+            col_reload(argc, argv, &cfg, store, ingest, alerts);
             continue;
         }
         break;
@@ -269,6 +328,7 @@ int main(int argc, char **argv)
 out:
     col_http_stop(http);
     col_ingest_stop(ingest);
+    col_alerts_close(alerts); /* saves the alert state; before the store it reads */
     col_store_close(store); /* stops the retention thread first */
     if (status == 0)
         col_log(COL_LOG_INFO, "stopped cleanly: %llu batches stored, %llu spans, %llu logs",

@@ -124,6 +124,19 @@ void col_recv_finish(col_store *store, col_stats *stats, const slc_wire_limits *
                      const col_recv_upload *u, const char *method, const char *ctype,
                      const char *cenc, col_recv_resp *resp);
 
+struct col_ingest;
+
+/* Checks a receiver request's "Authorization: Bearer TOKEN" (authz: the
+ * header value, NULL when absent) against the ingest tokens of in, in
+ * constant time (col_ingest_token_ok).  in NULL or no token configured =
+ * open.  Returns 0 when the request may go on; else counts it in
+ * stats->unauthorized, fills *resp with a 401 in the route's shape (OTLP
+ * Status UNAUTHENTICATED, Zipkin text) that says what to send, and returns
+ * SL_EAUTH.  Call before reading the body (http.c, on the request's first
+ * callback).  Thread-safe. */
+int col_recv_authorize(struct col_ingest *in, col_stats *stats, enum col_recv_route route,
+                       const char *ctype, const char *authz, col_recv_resp *resp);
+
 /* Fills *resp with the 413 answer for a body over max bytes, in the
  * route's shape (ctype: the request's Content-Type, may be NULL). */
 void col_recv_too_big(enum col_recv_route route, const char *ctype, size_t max,

@@ -270,6 +270,41 @@ void col_recv_too_big(enum col_recv_route route, const char *ctype, size_t max,
     col_fail(resp, route, fmt, 413, msg);
 }
 
+int col_recv_authorize(struct col_ingest *in, col_stats *stats, enum col_recv_route route,
+                       const char *ctype, const char *authz, col_recv_resp *resp)
+{
+    enum col_recv_fmt fmt = route != COL_RECV_ZIPKIN && (col_media_is(ctype, "application/x-protobuf") ||
+                                                         col_media_is(ctype, "application/protobuf"))
+                                ? COL_FMT_PROTO
+                                : COL_FMT_JSON;
+    const char *tok = NULL;
+    size_t n = 0;
+
+    if (in == NULL || !col_ingest_requires_token(in))
+        return 0;
+    if (authz != NULL) {
+        while (*authz == ' ' || *authz == '\t')
+            authz++;
+        if (strncasecmp(authz, "Bearer", 6) == 0 && (authz[6] == ' ' || authz[6] == '\t')) {
+            tok = authz + 7;
+            while (*tok == ' ' || *tok == '\t')
+                tok++;
+            n = strlen(tok);
+            while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+                n--;
+        }
+    }
+    if (tok != NULL && n > 0 && col_ingest_token_ok(in, (const uint8_t *)tok, n))
+        return 0;
+    atomic_fetch_add_explicit(&stats->unauthorized, 1, memory_order_relaxed);
+    memset(resp, 0, sizeof *resp);
+    col_fail(resp, route, fmt, 401,
+             tok == NULL ? "this collector requires an ingest token: send 'Authorization: Bearer "
+                           "TOKEN' with one of its --ingest-token values; nothing was stored"
+                         : "ingest token not accepted (Authorization: Bearer); nothing was stored");
+    return SL_EAUTH;
+}
+
 void col_recv_handle(col_store *store, col_stats *stats, const slc_wire_limits *lim,
                      enum col_recv_route route, const char *method, const char *ctype,
                      const char *cenc, const uint8_t *body, size_t len, col_recv_resp *resp)

@@ -448,6 +448,7 @@ struct col_recent {
 
 struct col_pending {
     uint64_t parent; /* 0 = empty */
+    uint64_t child;  /* the child's span id: a retried frame replaces its own entry */
     uint64_t minute_ns;
     uint64_t dur_ns;
     uint16_t svc;
@@ -461,6 +462,7 @@ struct col_edges {
     size_t mask, pmask;
     size_t clock; /* round-robin victim when a probe chain is full */
     char *names[COL_EDGE_MAX_SVC];
+    size_t namelen[COL_EDGE_MAX_SVC]; /* names may contain U+0000 */
     uint16_t nnames;
 };
 
@@ -529,13 +531,16 @@ static size_t col_mix(uint64_t v)
 static uint16_t col_svc_id(col_edges *t, const slc_str *s)
 {
     for (unsigned i = 0; i < t->nnames; i++)
-        if (strlen(t->names[i]) == s->len && memcmp(t->names[i], s->ptr, s->len) == 0)
+        if (t->namelen[i] == s->len && memcmp(t->names[i], s->ptr, s->len) == 0)
             return (uint16_t)i;
     if (t->nnames >= COL_EDGE_MAX_SVC - 1 || s->len > COL_RK_NAME_MAX)
         return 0xffff;
-    t->names[t->nnames] = strndup(s->ptr, s->len);
+    t->names[t->nnames] = malloc((size_t)s->len + 1);
     if (t->names[t->nnames] == NULL)
         return 0xffff;
+    memcpy(t->names[t->nnames], s->ptr, s->len);
+    t->names[t->nnames][s->len] = '\0';
+    t->namelen[t->nnames] = s->len;
     return t->nnames++;
 }
 
@@ -568,17 +573,28 @@ static int col_recent_get(const col_edges *t, uint64_t span, uint16_t *svc)
     return 0;
 }
 
-static void col_pending_put(col_edges *t, const struct col_pending *pe)
+/* Puts a waiting child; the same (parent, child) again (a retried frame)
+ * replaces its entry instead of adding a second one.  Returns the slot. */
+static size_t col_pending_put(col_edges *t, const struct col_pending *pe)
 {
-    size_t h = col_mix(pe->parent);
+    size_t h = col_mix(pe->parent), slot;
     for (int p = 0; p < COL_EDGE_PROBE; p++) {
-        struct col_pending *e = &t->pending[(h + (size_t)p) & t->pmask];
-        if (e->parent == 0) {
-            *e = *pe;
-            return;
+        slot = (h + (size_t)p) & t->pmask;
+        if (t->pending[slot].parent == pe->parent && t->pending[slot].child == pe->child) {
+            t->pending[slot] = *pe;
+            return slot;
         }
     }
-    t->pending[(h + t->clock++ % COL_EDGE_PROBE) & t->pmask] = *pe;
+    for (int p = 0; p < COL_EDGE_PROBE; p++) {
+        slot = (h + (size_t)p) & t->pmask;
+        if (t->pending[slot].parent == 0) {
+            t->pending[slot] = *pe;
+            return slot;
+        }
+    }
+    slot = (h + t->clock++ % COL_EDGE_PROBE) & t->pmask;
+    t->pending[slot] = *pe;
+    return slot;
 }
 
 struct col_evbuf {
@@ -600,17 +616,67 @@ static int col_ev_push(struct col_evbuf *b, const col_edge_ev *e)
     return 0;
 }
 
-int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_t *nev)
+static int col_ref_push(col_edges_txn *tx, size_t *cap, size_t slot, const struct col_pending *e,
+                        uint8_t added)
+{
+    if (tx->nrefs == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        struct col_edge_ref *nr = realloc(tx->refs, nc * sizeof *nr);
+        if (nr == NULL)
+            return SL_ENOMEM;
+        tx->refs = nr;
+        *cap = nc;
+    }
+    tx->refs[tx->nrefs++] = (struct col_edge_ref){e->parent, e->child, slot, added};
+    return 0;
+}
+
+/* Clears the pending entries of tx marked added (or not): each only if it
+ * still holds the same (parent, child), since another frame may have
+ * reused the slot meanwhile. */
+static void col_txn_clear(col_edges *t, col_edges_txn *tx, uint8_t added)
+{
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < tx->nrefs; i++) {
+        const struct col_edge_ref *r = &tx->refs[i];
+        struct col_pending *e = &t->pending[r->slot & t->pmask];
+        if (r->added == added && e->parent == r->parent && e->child == r->child)
+            e->parent = 0;
+    }
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void col_txn_free(col_edges_txn *tx)
+{
+    free(tx->evs);
+    free(tx->refs);
+    memset(tx, 0, sizeof *tx);
+}
+
+void col_edges_commit(col_edges *t, col_edges_txn *tx)
+{
+    if (tx->nrefs > 0)
+        col_txn_clear(t, tx, 0);
+    col_txn_free(tx);
+}
+
+void col_edges_abort(col_edges *t, col_edges_txn *tx)
+{
+    if (tx->nrefs > 0)
+        col_txn_clear(t, tx, 1);
+    col_txn_free(tx);
+}
+
+int col_edges_observe(col_edges *t, const slc_batch *b, col_edges_txn *tx)
 {
     struct col_evbuf out = {0};
     uint16_t *svc = NULL;
+    size_t refcap = 0;
     int rv = 0;
 
-    if (b->nspans == 0) {
-        *evs = NULL;
-        *nev = 0;
+    memset(tx, 0, sizeof *tx);
+    if (b->nspans == 0)
         return 0;
-    }
     svc = malloc(b->nspans * sizeof *svc);
     if (svc == NULL)
         return SL_ENOMEM;
@@ -650,7 +716,10 @@ int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_
                     col_edge_ev ev = {svc[i], e->svc, e->minute_ns, e->dur_ns, e->error};
                     rv = col_ev_push(&out, &ev);
                 }
-                e->parent = 0;
+                /* Cleared by col_edges_commit once the frame is stored: if
+                 * the write fails, the retry finds the child again. */
+                if (rv == 0)
+                    rv = col_ref_push(tx, &refcap, (h + (size_t)p) & t->pmask, e, 0);
             }
         }
         if (parent == 0 || rv != 0)
@@ -662,18 +731,18 @@ int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_
                 rv = col_ev_push(&out, &ev);
             }
         } else {
-            struct col_pending pe = {parent, sp->start_ns - sp->start_ns % COL_MINUTE_NS, dur,
-                                     svc[i], sp->status == SLC_STATUS_ERROR};
-            col_pending_put(t, &pe);
+            struct col_pending pe = {parent, self, sp->start_ns - sp->start_ns % COL_MINUTE_NS,
+                                     dur, svc[i], sp->status == SLC_STATUS_ERROR};
+            rv = col_ref_push(tx, &refcap, col_pending_put(t, &pe), &pe, 1);
         }
     }
     pthread_mutex_unlock(&t->mu);
     free(svc);
+    tx->evs = out.v;
+    tx->nev = out.n;
     if (rv != 0) {
-        free(out.v);
+        col_edges_abort(t, tx);
         return rv;
     }
-    *evs = out.v;
-    *nev = out.n;
     return 0;
 }

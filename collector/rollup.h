@@ -112,10 +112,34 @@ int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, s
 col_edges *col_edges_new(size_t slots);
 void col_edges_free(col_edges *t);
 
-/* Records the spans of b and finds the edges they complete.  On success
- * *evs is a malloc'd array of *nev events owned by the caller (free()).
+/* A pending entry a frame touched: (parent, child) ids and the slot. */
+struct col_edge_ref {
+    uint64_t parent, child;
+    size_t slot;
+    uint8_t added; /* 1 = the frame added it (a child waiting); 0 = completed it */
+};
+
+/* What one frame did to the tracker, to be committed or undone once the
+ * frame's write succeeded or failed. */
+typedef struct col_edges_txn {
+    col_edge_ev *evs; /* the edges the frame completes */
+    size_t nev;
+    struct col_edge_ref *refs;
+    size_t nrefs;
+} col_edges_txn;
+
+/* Records the spans of b and finds the edges they complete, into *tx
+ * (owned by the caller until col_edges_commit/abort, which free it).
+ * Two-phase, so a frame whose write fails and is retried counts each edge
+ * once: children waiting for a parent are keyed by (parent, child) (a
+ * retry replaces its own entry), and the waiting children a parent
+ * completes are only removed by col_edges_commit().  Call exactly one of
+ * commit (write committed) or abort (write failed) after a successful
+ * observe; on failure (SL_ENOMEM) *tx is already undone and empty.
  * Thread-safe (one mutex; the work is a few hash probes per span). */
-int col_edges_observe(col_edges *t, const slc_batch *b, col_edge_ev **evs, size_t *nev);
+int col_edges_observe(col_edges *t, const slc_batch *b, col_edges_txn *tx);
+void col_edges_commit(col_edges *t, col_edges_txn *tx);
+void col_edges_abort(col_edges *t, col_edges_txn *tx);
 
 /* The name of service id (NUL-terminated, owned by the tracker; names are
  * never removed, so the pointer stays valid until col_edges_free()). */

@@ -59,6 +59,7 @@ typedef struct col_stats {
     atomic_uint_fast64_t write_lat[COL_LAT_BUCKETS];
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t http_errors; /* responses with status >= 400 */
+    atomic_uint_fast64_t unauthorized; /* frames/requests without an accepted ingest token */
 } col_stats;
 
 /* Zeroes *s and records the start time. */

@@ -373,7 +373,7 @@ void col_store_close(col_store *s)
     if (s->cache != NULL)
         rocksdb_cache_destroy(s->cache);
     for (size_t i = 0; i < COL_SVC_CACHE; i++)
-        free(s->svc[i]);
+        free(s->svc[i].p);
     pthread_mutex_destroy(&s->claim_mu);
     pthread_mutex_destroy(&s->svc_mu);
     pthread_mutex_destroy(&s->ret_mu);
@@ -457,10 +457,10 @@ static int col_svc_known(col_store *s, const char *p, size_t n)
 
     pthread_mutex_lock(&s->svc_mu);
     for (size_t i = 0; i < COL_SVC_CACHE; i++) {
-        const char *e = s->svc[(h + i) & (COL_SVC_CACHE - 1)];
-        if (e == NULL)
+        const struct col_svc_ent *e = &s->svc[(h + i) & (COL_SVC_CACHE - 1)];
+        if (e->p == NULL)
             break;
-        if (strlen(e) == n && memcmp(e, p, n) == 0) {
+        if (e->n == n && memcmp(e->p, p, n) == 0) {
             known = 1;
             break;
         }
@@ -476,14 +476,18 @@ static void col_svc_remember(col_store *s, const char *p, size_t n)
     pthread_mutex_lock(&s->svc_mu);
     if (s->nsvc < COL_SVC_CACHE / 2) {
         for (size_t i = 0; i < COL_SVC_CACHE; i++) {
-            char **e = &s->svc[(h + i) & (COL_SVC_CACHE - 1)];
-            if (*e == NULL) {
-                *e = strndup(p, n);
-                if (*e != NULL)
+            struct col_svc_ent *e = &s->svc[(h + i) & (COL_SVC_CACHE - 1)];
+            if (e->p == NULL) {
+                e->p = malloc(n + 1);
+                if (e->p != NULL) {
+                    memcpy(e->p, p, n);
+                    e->p[n] = '\0';
+                    e->n = n;
                     s->nsvc++;
+                }
                 break;
             }
-            if (strlen(*e) == n && memcmp(*e, p, n) == 0)
+            if (e->n == n && memcmp(e->p, p, n) == 0)
                 break;
         }
     }
@@ -875,8 +879,8 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     uint8_t bkey[COL_BLOCK_KEY_LEN], dkey[COL_DEDUPE_KEY_LEN];
     size_t nnews = 0;
     uint32_t news[64];
-    col_edge_ev *evs = NULL;
-    size_t nev = 0;
+    col_edges_txn tx = {0};
+    int observed = 0;
     rocksdb_writebatch_t *wb = NULL;
     char *rerr = NULL;
     int rv = 0;
@@ -898,10 +902,14 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
             if (slc_is_zero(b->spans[i].parent_id, 8))
                 col_put_root(s, wb, b, &b->spans[i]);
         col_put_services(s, wb, b, news, &nnews, sizeof news / sizeof news[0]);
-        rv = col_edges_observe(s->edges, b, &evs, &nev);
+        /* The tracker learns the frame now but forgets what it completed
+         * only after the write commits (col_edges_commit below), so a failed
+         * write and its retry count each edge once. */
+        rv = col_edges_observe(s->edges, b, &tx);
+        observed = rv == 0;
         if (rv == 0) {
             struct col_merge_cx cx = {s, wb};
-            rv = col_rollup_frame(b, s->edges, evs, nev, col_emit_merge, &cx);
+            rv = col_rollup_frame(b, s->edges, tx.evs, tx.nev, col_emit_merge, &cx);
         }
         if (rv == 0 && b->nspans > 0)
             rv = col_put_sidx(s, wb, b, bkey);
@@ -923,8 +931,13 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     }
     for (size_t i = 0; i < nnews; i++)
         col_svc_remember(s, b->strs[news[i]].ptr, b->strs[news[i]].len);
+    if (observed) {
+        col_edges_commit(s->edges, &tx);
+        observed = 0;
+    }
 out:
-    free(evs);
+    if (observed)
+        col_edges_abort(s->edges, &tx);
     rocksdb_writebatch_destroy(wb);
     return rv;
 }
@@ -946,6 +959,7 @@ void col_store_read_limits(slc_wire_limits *l)
     l->attrs_per_item = UINT32_MAX;
     l->events_per_span = UINT32_MAX;
     l->links_per_span = UINT32_MAX;
+    l->decoded_bytes = UINT32_MAX;
 }
 
 /* Copies the spans and logs of trace tid from one stored frame into dst. */

@@ -77,7 +77,10 @@ struct col_store {
     /* Service names already in meta; saves a put per frame.  Open
      * addressing, never shrinks; when full, names are simply re-put. */
     pthread_mutex_t svc_mu;
-    char *svc[COL_SVC_CACHE];
+    struct col_svc_ent {
+        char *p; /* malloc'd copy; names may contain U+0000, so n is the length */
+        size_t n;
+    } svc[COL_SVC_CACHE];
     size_t nsvc;
 
     col_edges *edges;

@@ -5,8 +5,11 @@
  * remaining length before every read and records the first error with a
  * message naming the field; every count read from input is checked against
  * a limit and against the bytes left (each item takes at least a known
- * number of bytes), so a hostile count can neither loop long nor make us
- * allocate more than the frame could describe.
+ * number of bytes), and every array the decoder fills is charged against
+ * limits.decoded_bytes before it grows, so a hostile count can neither loop
+ * long (every item consumes input bytes, and the inflated payload is
+ * bounded) nor make us allocate much (a 3-byte event is a 24-byte
+ * slc_event: without the charge, a 100 KB zlib frame could ask for GBs).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -29,7 +32,7 @@
 void slc_wire_limits_default(slc_wire_limits *l)
 {
     l->frame_bytes = 16u << 20;
-    l->payload_bytes = 64u << 20;
+    l->payload_bytes = 32u << 20;
     l->strings = 1u << 20;
     l->string_bytes = 64u << 10;
     l->spans = 200000;
@@ -37,6 +40,7 @@ void slc_wire_limits_default(slc_wire_limits *l)
     l->attrs_per_item = 256;
     l->events_per_span = 1024;
     l->links_per_span = 128;
+    l->decoded_bytes = 256u << 20;
 }
 
 /* ---- little-endian helpers ------------------------------------------------ */
@@ -297,6 +301,34 @@ out:
     return rc;
 }
 
+int slc_wire_encode_token(const slc_batch *b, int zlib_level, const char *token, size_t toklen,
+                          uint8_t **out, size_t *outlen)
+{
+    uint8_t *f, *nf;
+    size_t n;
+    int rc;
+    if (!token)
+        return slc_wire_encode(b, zlib_level, out, outlen);
+    if (toklen == 0 || toklen > SLC_WIRE_TOKEN_MAX || !out || !outlen)
+        return SL_EINVAL;
+    if ((rc = slc_wire_encode(b, zlib_level, &f, &n)))
+        return rc;
+    nf = realloc(f, n + toklen);
+    if (!nf) {
+        free(f);
+        return SL_ENOMEM;
+    }
+    memmove(nf + SLC_WIRE_HEADER_LEN + toklen, nf + SLC_WIRE_HEADER_LEN, n - SLC_WIRE_HEADER_LEN);
+    memcpy(nf + SLC_WIRE_HEADER_LEN, token, toklen);
+    nf[5] |= SLC_WIRE_F_TOKEN;
+    nf[6] = (uint8_t)toklen;
+    nf[7] = (uint8_t)(toklen >> 8);
+    put_u32(nf + 28, (uint32_t)crc32(0L, nf, 28));
+    *out = nf;
+    *outlen = n + toklen;
+    return SL_OK;
+}
+
 /* ---- decoder ---------------------------------------------------------------- */
 
 typedef struct rd {
@@ -304,6 +336,7 @@ typedef struct rd {
     int err;
     char *msg;
     size_t msglen;
+    uint64_t mem, mem_max; /* decoded bytes charged so far, and the bound */
 } rd;
 
 static int fail(rd *r, int err, const char *fmt, ...)
@@ -323,6 +356,22 @@ static int fail(rd *r, int err, const char *fmt, ...)
 static size_t left(const rd *r)
 {
     return (size_t)(r->end - r->p);
+}
+
+/* Charges n items of size sz against the decoded-memory bound before the
+ * arrays grow to hold them. */
+static int charge(rd *r, uint64_t n, size_t sz, const char *what)
+{
+    uint64_t add = n * sz; /* n < 2^32 and sz small: no overflow */
+    if (r->err)
+        return r->err;
+    if (add > r->mem_max - r->mem)
+        return fail(r, SL_EWIRE_LIMIT,
+                    "%s: the decoded batch would take more than the limit of %llu bytes "
+                    "(decoded_bytes; many small items in a compressed frame)",
+                    what, (unsigned long long)r->mem_max);
+    r->mem += add;
+    return SL_OK;
 }
 
 static int rd_bytes(rd *r, void *dst, size_t n, const char *what)
@@ -414,7 +463,8 @@ static int rd_attrs(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t *f
                     uint32_t *count, const char *what)
 {
     uint32_t n;
-    if (rd_count(r, &n, lim->attrs_per_item, MIN_ATTR, what))
+    if (rd_count(r, &n, lim->attrs_per_item, MIN_ATTR, what) ||
+        charge(r, n, sizeof(slc_attr), what))
         return r->err;
     *first = b->nattrs;
     /* Room for all n at once (n is bounded by the limit and by the bytes
@@ -504,7 +554,8 @@ static int rd_span(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t idx
         return fail(r, SL_EWIRE_VALUE, "span %u: end time overflows", idx);
     s.end_ns = s.start_ns + dur;
     if (rd_attrs(r, b, lim, &s.attr_first, &s.attr_count, "span attributes") ||
-        rd_count(r, &s.event_count, lim->events_per_span, MIN_EVENT, "span events"))
+        rd_count(r, &s.event_count, lim->events_per_span, MIN_EVENT, "span events") ||
+        charge(r, s.event_count, sizeof(slc_event), "span events"))
         return r->err;
     s.event_first = b->nevents;
     for (uint32_t k = 0; k < s.event_count; k++) {
@@ -522,7 +573,8 @@ static int rd_span(rd *r, slc_batch *b, const slc_wire_limits *lim, uint32_t idx
         if (slc_batch_add_event(b, &e, NULL))
             return fail(r, SL_ENOMEM, "out of memory");
     }
-    if (rd_count(r, &s.link_count, lim->links_per_span, MIN_LINK, "span links"))
+    if (rd_count(r, &s.link_count, lim->links_per_span, MIN_LINK, "span links") ||
+        charge(r, s.link_count, sizeof(slc_link), "span links"))
         return r->err;
     s.link_first = b->nlinks;
     for (uint32_t k = 0; k < s.link_count; k++) {
@@ -580,7 +632,8 @@ static int ascii_only(const uint8_t *p, size_t n)
 static int rd_payload(rd *r, slc_batch *b, const slc_wire_limits *lim)
 {
     uint32_t nstrs;
-    if (rd_count(r, &nstrs, lim->strings, MIN_STR, "string table"))
+    if (rd_count(r, &nstrs, lim->strings, MIN_STR, "string table") ||
+        charge(r, nstrs, sizeof(slc_str), "string table"))
         return r->err;
     if (nstrs == 0)
         return fail(r, SL_EWIRE_VALUE, "string table is empty (string 0 must be \"\")");
@@ -613,6 +666,9 @@ static int rd_payload(rd *r, slc_batch *b, const slc_wire_limits *lim)
     if ((uint64_t)nspans * MIN_SPAN + (uint64_t)nlogs * MIN_LOG > left(r))
         return fail(r, SL_EWIRE_TRUNCATED, "%u spans and %u logs cannot fit in %zu bytes",
                     nspans, nlogs, left(r));
+    if (charge(r, nspans, sizeof(slc_span), "span count") ||
+        charge(r, nlogs, sizeof(slc_log), "log count"))
+        return r->err;
     if (slc_grow((void **)&b->spans, &b->mem->cap_spans, nspans, sizeof(slc_span)) ||
         slc_grow((void **)&b->logs, &b->mem->cap_logs, nlogs, sizeof(slc_log)))
         return fail(r, SL_ENOMEM, "out of memory");
@@ -627,10 +683,13 @@ static int rd_payload(rd *r, slc_batch *b, const slc_wire_limits *lim)
     return SL_OK;
 }
 
-/* Checks the fixed header; fills the fields it reads. */
+/* Checks the fixed header; fills the fields it reads.  *toklen is the
+ * length of the ingest token between the header and the payload (0 = none). */
 static int rd_header(rd *r, const uint8_t *buf, size_t len, uint8_t *flags, uint64_t *batch_id,
-                     uint32_t *plen, uint32_t *rawlen, uint32_t *crc)
+                     uint32_t *plen, uint32_t *rawlen, uint32_t *crc, size_t *toklen)
 {
+    size_t tl = 0;
+
     if (len < SLC_WIRE_HEADER_LEN) {
         if (len >= 4 && memcmp(buf, SLC_WIRE_MAGIC, 4) != 0)
             return fail(r, SL_EWIRE_MAGIC, "bad magic: not a Sightline frame");
@@ -644,39 +703,116 @@ static int rd_header(rd *r, const uint8_t *buf, size_t len, uint8_t *flags, uint
                     SLC_WIRE_VERSION);
     if ((uint32_t)crc32(0L, buf, 28) != get_u32(buf + 28))
         return fail(r, SL_EWIRE_CHECKSUM, "header checksum mismatch");
-    if ((buf[5] & ~SLC_WIRE_F_KNOWN) || buf[6] || buf[7])
-        return fail(r, SL_EWIRE_FLAGS, "unknown flags 0x%02x or reserved bytes set", buf[5]);
+    if (buf[5] & ~SLC_WIRE_F_KNOWN)
+        return fail(r, SL_EWIRE_FLAGS, "unknown flags 0x%02x", buf[5]);
+    if (buf[5] & SLC_WIRE_F_TOKEN) {
+        tl = (size_t)buf[6] | (size_t)buf[7] << 8;
+        if (tl == 0 || tl > SLC_WIRE_TOKEN_MAX)
+            return fail(r, SL_EWIRE_FLAGS, "ingest token length %zu out of range 1..%d", tl,
+                        SLC_WIRE_TOKEN_MAX);
+    } else if (buf[6] || buf[7]) {
+        return fail(r, SL_EWIRE_FLAGS, "reserved header bytes 6..7 set without the token flag");
+    }
     *flags = buf[5];
     *batch_id = get_u64(buf + 8);
     *plen = get_u32(buf + 16);
     *rawlen = get_u32(buf + 20);
     *crc = get_u32(buf + 24);
-    if ((size_t)*plen > len - SLC_WIRE_HEADER_LEN)
-        return fail(r, SL_EWIRE_TRUNCATED, "payload of %u bytes announced, %zu present", *plen,
+    *toklen = tl;
+    if (tl > len - SLC_WIRE_HEADER_LEN)
+        return fail(r, SL_EWIRE_TRUNCATED, "ingest token of %zu bytes announced, %zu present", tl,
                     len - SLC_WIRE_HEADER_LEN);
-    if ((size_t)*plen < len - SLC_WIRE_HEADER_LEN)
+    if ((size_t)*plen > len - SLC_WIRE_HEADER_LEN - tl)
+        return fail(r, SL_EWIRE_TRUNCATED, "payload of %u bytes announced, %zu present", *plen,
+                    len - SLC_WIRE_HEADER_LEN - tl);
+    if ((size_t)*plen < len - SLC_WIRE_HEADER_LEN - tl)
         return fail(r, SL_EWIRE_TRAILING, "%zu bytes after the frame",
-                    len - SLC_WIRE_HEADER_LEN - *plen);
+                    len - SLC_WIRE_HEADER_LEN - tl - *plen);
     if (!(*flags & SLC_WIRE_F_ZLIB) && *rawlen != *plen)
         return fail(r, SL_EWIRE_VALUE, "uncompressed frame with raw length %u != payload %u",
                     *rawlen, *plen);
     return SL_OK;
 }
 
-int slc_wire_peek(const uint8_t *buf, size_t len, uint64_t *batch_id, size_t *frame_len)
-{
-    rd r = {0};
+/* The header fields of a frame, for the peek functions. */
+typedef struct hdr {
     uint8_t flags;
     uint64_t id;
     uint32_t plen, rawlen, crc;
+    size_t toklen;
+} hdr;
+
+/* The header checks of the decoder, lengths included, without reading
+ * the payload. */
+static int peek_header(const uint8_t *buf, size_t len, hdr *h)
+{
+    rd r = {0};
     if (!buf)
         return SL_EINVAL;
-    if (rd_header(&r, buf, len, &flags, &id, &plen, &rawlen, &crc))
+    if (rd_header(&r, buf, len, &h->flags, &h->id, &h->plen, &h->rawlen, &h->crc, &h->toklen))
         return r.err;
+    return SL_OK;
+}
+
+int slc_wire_peek(const uint8_t *buf, size_t len, uint64_t *batch_id, size_t *frame_len)
+{
+    hdr h = {0};
+    int rc = peek_header(buf, len, &h);
+    if (rc)
+        return rc;
     if (batch_id)
-        *batch_id = id;
+        *batch_id = h.id;
     if (frame_len)
-        *frame_len = SLC_WIRE_HEADER_LEN + (size_t)plen;
+        *frame_len = SLC_WIRE_HEADER_LEN + h.toklen + (size_t)h.plen;
+    return SL_OK;
+}
+
+int slc_wire_peek_token(const uint8_t *buf, size_t len, const uint8_t **tok, size_t *toklen)
+{
+    hdr h = {0};
+    int rc = peek_header(buf, len, &h);
+    if (rc)
+        return rc;
+    if (!tok || !toklen)
+        return SL_EINVAL;
+    *tok = h.toklen ? buf + SLC_WIRE_HEADER_LEN : NULL;
+    *toklen = h.toklen;
+    return SL_OK;
+}
+
+int slc_wire_peek_raw_len(const uint8_t *buf, size_t len, uint32_t *raw_len)
+{
+    hdr h = {0};
+    int rc = peek_header(buf, len, &h);
+    if (rc)
+        return rc;
+    if (!raw_len)
+        return SL_EINVAL;
+    *raw_len = h.rawlen;
+    return SL_OK;
+}
+
+int slc_wire_strip_token(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen)
+{
+    rd r = {0};
+    hdr h = {0};
+    uint8_t *f;
+    if (!buf || !out || !outlen)
+        return SL_EINVAL;
+    if (rd_header(&r, buf, len, &h.flags, &h.id, &h.plen, &h.rawlen, &h.crc, &h.toklen))
+        return r.err;
+    f = malloc(len - h.toklen);
+    if (!f)
+        return SL_ENOMEM;
+    memcpy(f, buf, SLC_WIRE_HEADER_LEN);
+    memcpy(f + SLC_WIRE_HEADER_LEN, buf + SLC_WIRE_HEADER_LEN + h.toklen, h.plen);
+    if (h.toklen) {
+        f[5] = (uint8_t)(h.flags & ~SLC_WIRE_F_TOKEN);
+        f[6] = f[7] = 0;
+        put_u32(f + 28, (uint32_t)crc32(0L, f, 28));
+    }
+    *out = f;
+    *outlen = len - h.toklen;
     return SL_OK;
 }
 
@@ -689,6 +825,7 @@ int slc_wire_decode(const uint8_t *buf, size_t len, const slc_wire_limits *lim, 
     uint8_t flags;
     uint64_t batch_id;
     uint32_t plen, rawlen, crc;
+    size_t toklen;
 
     r.msg = errmsg;
     r.msglen = errlen;
@@ -705,14 +842,17 @@ int slc_wire_decode(const uint8_t *buf, size_t len, const slc_wire_limits *lim, 
              lim->frame_bytes);
         goto out;
     }
-    if (rd_header(&r, buf, len, &flags, &batch_id, &plen, &rawlen, &crc))
+    if (rd_header(&r, buf, len, &flags, &batch_id, &plen, &rawlen, &crc, &toklen))
         goto out;
     if (rawlen > lim->payload_bytes) {
         fail(&r, SL_EWIRE_LIMIT, "payload of %u bytes exceeds the limit of %u", rawlen,
              lim->payload_bytes);
         goto out;
     }
-    const uint8_t *payload = buf + SLC_WIRE_HEADER_LEN;
+    r.mem_max = lim->decoded_bytes;
+    if (charge(&r, rawlen, 1, "inflated payload"))
+        goto out;
+    const uint8_t *payload = buf + SLC_WIRE_HEADER_LEN + toklen; /* the token is the receiver's */
     if ((uint32_t)crc32(0L, payload, plen) != crc) {
         fail(&r, SL_EWIRE_CHECKSUM, "payload checksum mismatch");
         goto out;

@@ -30,8 +30,10 @@ extern "C" {
 #define SLC_WIRE_HEADER_LEN 32
 
 /* Frame flags (header byte 5). */
-#define SLC_WIRE_F_ZLIB 0x01u /* payload is a zlib stream */
-#define SLC_WIRE_F_KNOWN 0x01u
+#define SLC_WIRE_F_ZLIB 0x01u  /* payload is a zlib stream */
+#define SLC_WIRE_F_TOKEN 0x02u /* an ingest token follows the header (bytes 6..7: its length) */
+#define SLC_WIRE_F_KNOWN 0x03u
+#define SLC_WIRE_TOKEN_MAX 255 /* longest ingest token a frame can carry */
 
 /* Span kinds, as in OpenTelemetry. */
 enum slc_kind {
@@ -152,6 +154,13 @@ typedef struct slc_wire_limits {
     uint32_t attrs_per_item;/* attributes of one span/event/log/link */
     uint32_t events_per_span;
     uint32_t links_per_span;
+    /* Memory the decoded batch may take: the inflated payload copy plus
+     * every array the decoder fills (strings, spans, logs, attributes,
+     * events, links), counted as items are announced, before they are
+     * allocated.  Arrays grow by doubling, so the heap used is at most
+     * twice this.  Bounds what a small zlib frame full of tiny items can
+     * make the receiver allocate. */
+    uint32_t decoded_bytes;
 } slc_wire_limits;
 
 /* Fills *l with the defaults documented in docs/wire-format.md. */
@@ -202,6 +211,16 @@ size_t slc_batch_size_hint(const slc_batch *b);
  * SL_ENOMEM. */
 int slc_wire_encode(const slc_batch *b, int zlib_level, uint8_t **out, size_t *outlen);
 
+/* As slc_wire_encode, and carries an ingest token: with token != NULL and
+ * toklen 1..SLC_WIRE_TOKEN_MAX, the frame gets flag SLC_WIRE_F_TOKEN, header
+ * bytes 6..7 = toklen (LE u16) and the toklen token bytes right after the
+ * 32-byte header (docs/wire-format.md).  token NULL (toklen ignored) is
+ * slc_wire_encode.  The token is copied, not kept; it may be any bytes
+ * (collectors accept visible ASCII only).  SL_EINVAL for toklen 0 or > 255
+ * with a token, else as slc_wire_encode. */
+int slc_wire_encode_token(const slc_batch *b, int zlib_level, const char *token, size_t toklen,
+                          uint8_t **out, size_t *outlen);
+
 /* Decodes one frame.  Pure: reads only buf[0..len), checks every length
  * before reading, validates UTF-8, string references, value ranges and the
  * limits in *lim (NULL = defaults).  On success *out is a new batch owned by
@@ -214,6 +233,27 @@ int slc_wire_decode(const uint8_t *buf, size_t len, const slc_wire_limits *lim,
 /* Reads only the fixed header: batch id and total frame length.  Used to
  * deduplicate before paying for a full decode.  Returns 0 or SL_EWIRE_*. */
 int slc_wire_peek(const uint8_t *buf, size_t len, uint64_t *batch_id, size_t *frame_len);
+
+/* Reads the ingest token of a frame: checks the header as slc_wire_peek
+ * does and that the token bytes are present, then sets *tok to point INTO
+ * buf (borrowed: valid while buf is) and *toklen to its length; a frame
+ * without a token gives *tok = NULL, *toklen = 0.  Returns 0 or
+ * SL_EWIRE_*. */
+int slc_wire_peek_token(const uint8_t *buf, size_t len, const uint8_t **tok, size_t *toklen);
+
+/* Reads the inflated payload length the header announces (bytes 20..23)
+ * after the checks of slc_wire_peek; receivers size their memory estimate
+ * from it before decoding.  Returns 0 or SL_EWIRE_*. */
+int slc_wire_peek_raw_len(const uint8_t *buf, size_t len, uint32_t *raw_len);
+
+/* Copies a frame without its ingest token: flag and length cleared, header
+ * checksum recomputed, token bytes dropped; the result is the frame the
+ * sender would have produced without a token (same bytes), so it is what a
+ * receiver stores and deduplicates on.  A frame without a token is copied
+ * as is.  On success *out is malloc'd (caller frees) of *outlen bytes.
+ * Returns 0, SL_EWIRE_* (header checks as slc_wire_peek, and the whole
+ * frame must be present) or SL_ENOMEM. */
+int slc_wire_strip_token(const uint8_t *buf, size_t len, uint8_t **out, size_t *outlen);
 
 /* ---- Acknowledgements ----------------------------------------------------- */
 

@@ -11,6 +11,9 @@
 #include "slcli.h"
 #include "slcli_http.h"
 
+/* Alerts (slcli_alerts.c); declared here to keep slcli.h as it is. */
+extern const slcli_cmd slcli_cmd_alerts, slcli_cmd_check;
+
 static const slcli_cmd *const commands[] = {
     &slcli_cmd_trace,
     &slcli_cmd_traces,
@@ -20,6 +23,8 @@ static const slcli_cmd *const commands[] = {
     &slcli_cmd_top,
     &slcli_cmd_deps,
     &slcli_cmd_logs,
+    &slcli_cmd_alerts,
+    &slcli_cmd_check,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

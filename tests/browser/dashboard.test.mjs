@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BASE = process.env.BASE;
+const BIG_TRACE = process.env.BIG_TRACE || '';
 const SHOTS = process.env.SHOTS || 'build/screenshots';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!BASE) {
@@ -89,8 +90,9 @@ try {
   const fl = await api('traces?service=frontend&limit=50&since=1h');
   let target = null;
   for (const t of fl.traces) {
+    if (t.trace_id === BIG_TRACE) continue;
     const full = await api('traces/' + t.trace_id);
-    if (full.summary.services.length >= 3 && full.logs.length > 0) { target = full; break; }
+    if (full.summary.services.length >= 3 && full.summary.services.includes('payment') && full.logs.length > 0) { target = full; break; }
     if (!target) target = full;
   }
   check(target !== null, 'the API has a frontend trace to open');
@@ -100,7 +102,7 @@ try {
   await page.selectOption('#f-service', 'frontend');
   await page.waitForFunction(() => location.hash.includes('service=frontend'));
   await page.waitForSelector(`.traces-tbl tbody tr[data-id="${target.trace_id}"]`);
-  const allFrontend = await page.$$eval('.traces-tbl tbody tr .chip', (n) => n.every((c) => c.textContent === 'frontend'));
+  const allFrontend = await page.$$eval('.traces-tbl tbody tr .c-root .chip', (n) => n.every((c) => c.textContent === 'frontend'));
   check(allFrontend, 'service filter shows only frontend traces');
   await page.click(`.traces-tbl tbody tr[data-id="${target.trace_id}"] a.rowlink`);
   await page.waitForSelector('.wf .row.span-row');
@@ -196,6 +198,229 @@ try {
     check((await page.locator('.detail h2').textContent()) === spans[1].name, 'Enter opens the focused span');
   }
 
+  // ---- services page: figures from /red, SDK drops from /sdk, sort, speed ----
+  {
+    const red = await api('red?by=service&step=0&since=1h');
+    const sdk = await api('sdk?since=1h');
+    await page.goto('about:blank');
+    await page.goto(`${BASE}/#/services`);
+    await page.waitForSelector('.svc-tbl tbody tr');
+    // The page marks the frame in which its table first became usable.
+    const svcMs = await page.waitForFunction(() => performance.getEntriesByName('sl:services:interactive')[0]?.startTime)
+      .then((h) => h.jsonValue());
+    console.log(`services page interactive ${svcMs.toFixed(0)} ms after navigation start`);
+    check(svcMs < 300, 'services page is interactive in under 300 ms', `${svcMs.toFixed(0)} ms`);
+    const rowsSvc = await page.$$eval('.svc-tbl tbody tr', (r) => r.map((x) => ({
+      name: x.dataset.svc, rate: x.children[1].textContent, p99: x.children[4].textContent, sdk: x.querySelector('.sdk').textContent,
+      spark: !!x.querySelector('svg.spark'),
+    })));
+    const withRed = red.series.map((x) => x.service);
+    check(withRed.length > 3 && withRed.every((n) => rowsSvc.find((r) => r.name === n && r.rate !== '—' && r.p99 !== '—' && r.spark)),
+      'services page shows rate, p99 and a sparkline for every service with requests', `${withRed.length} services with requests`);
+    const sdkSvcs = sdk.services.map((x) => x.service);
+    check(['frontend', 'checkout', 'payment'].every((n) => sdkSvcs.includes(n)), 'the SDK stats endpoint reports the three demo services', sdkSvcs.join(','));
+    check(sdkSvcs.length > 0 && sdkSvcs.every((n) => /spans/.test(rowsSvc.find((r) => r.name === n)?.sdk || '')),
+      'services page shows the SDK drop counters of each reporting service');
+    await page.click('.svc-tbl th .th-sort[data-sort="p99"]');
+    await page.waitForFunction(() => location.hash.includes('sort=p99'));
+    const firstP99 = await page.$eval('.svc-tbl tbody tr', (r) => r.dataset.svc);
+    const slowest = red.series.slice().sort((a, b) => b.p99_ns[0] - a.p99_ns[0])[0].service;
+    check(firstP99 === slowest, 'sorting by p99 puts the slowest service first', `${firstP99} vs ${slowest}`);
+    await page.fill('.page input.search', 'pay');
+    const filteredRows = await page.locator('.svc-tbl tbody tr').count();
+    check(filteredRows >= 1 && page.url().includes('q=pay'), 'the service filter narrows the list and is kept in the URL');
+    await page.fill('.page input.search', '');
+    await page.click('.svc-tbl th .th-sort[data-sort="name"]');
+    await shot(page, 'services');
+  }
+
+  // ---- service page: charts, operations, chart point -> traces ----
+  {
+    const ops = await api('services/payment/operations?since=1h');
+    await page.goto(`${BASE}/#/service/payment`);
+    await page.waitForSelector('.ops-tbl tbody tr');
+    await page.waitForSelector('.lchart svg');
+    check((await page.locator('.lchart svg').count()) === 3, 'service page draws latency, error-rate and throughput charts');
+    const lines = await page.$$eval('.lchart path.line', (p) => p.filter((x) => (x.getAttribute('d') || '').includes('L')).length);
+    check(lines >= 4, 'the charts have data lines', `${lines} lines`);
+    const opRows = await page.locator('.ops-tbl tbody tr').count();
+    check(opRows === ops.operations.length && opRows > 0, 'operations table lists the API operations', `${opRows} of ${ops.operations.length}`);
+    await shot(page, 'service');
+    // The newest bucket with requests: its traces were received just now.
+    const pts = page.locator('.chart-card:nth-child(3) circle.pt');
+    const n = await pts.count();
+    let clicked = -1;
+    for (let k = n - 1; k >= 0; k--) {
+      const cy = +(await pts.nth(k).getAttribute('cy'));
+      const base = await page.$eval('.chart-card:nth-child(3) svg', (s) => +s.viewBox.baseVal.height - 24);
+      if (cy < base - 1) { clicked = k; await pts.nth(k).click({ force: true }); break; }
+    }
+    check(clicked >= 0, 'the throughput chart has a point to click');
+    await page.waitForFunction(() => location.hash.startsWith('#/traces') && location.hash.includes('range=custom'));
+    await page.waitForSelector('.traces-tbl tbody tr, .state-empty');
+    const hp = new URLSearchParams(page.url().split('?')[1]);
+    const bucket = await api(`traces?service=payment&limit=100&since=${encodeURIComponent(hp.get('since'))}&until=${encodeURIComponent(hp.get('until'))}`);
+    const bucketRows = await page.locator('.traces-tbl tbody tr').count();
+    check(hp.get('service') === 'payment' && bucket.traces.length > 0 && bucketRows === bucket.traces.length,
+      'clicking a chart point lists the traces of that time bucket', `${bucketRows} rows, API ${bucket.traces.length}`);
+  }
+
+  // ---- trace search filters: operation, duration, slowest first ----
+  {
+    const q = 'service=payment&operation=Charge&min_duration=50ms&order=slowest&limit=20&since=1h';
+    const want = await api('traces?' + q);
+    await page.goto(`${BASE}/#/traces?service=payment&operation=Charge&min_duration=50ms&order=slowest&limit=20`);
+    await page.waitForSelector('.traces-tbl tbody tr, .state-empty');
+    const ids = await page.$$eval('.traces-tbl tbody tr', (r) => r.map((x) => x.dataset.id));
+    check(want.traces.length > 0 && ids.join() === want.traces.map((t) => t.trace_id).join(),
+      'operation, duration and slowest-first filters show the API results in order', `${ids.length} vs ${want.traces.length}`);
+    check(want.traces.every((t) => t.duration_ns >= 50e6 && t.name === 'Charge'), 'the API results honour the filters');
+    const spanCounts = await page.$$eval('.traces-tbl tbody tr .c-spans', (c) => c.map((x) => x.textContent));
+    check(spanCounts.join() === want.traces.map((t) => String(t.span_count)).join(), 'the list shows each trace\'s span count');
+    check(await page.locator('#f-op').inputValue() === 'Charge' && await page.locator('#f-order').inputValue() === 'slowest',
+      'the filter form shows the state from the URL');
+    await shot(page, 'traces-filtered');
+    // Errors only, from the form.
+    await page.check('#f-err');
+    await page.waitForFunction(() => location.hash.includes('error=1'));
+    await page.waitForSelector('.traces-tbl tbody tr, .state-empty');
+    const errWant = await api('traces?service=payment&operation=Charge&min_duration=50ms&order=slowest&limit=20&since=1h&error=true');
+    const errRows = await page.locator('.traces-tbl tbody tr').count();
+    check(errRows === errWant.traces.length && errWant.traces.every((t) => t.error), '"errors only" shows the error spans', `${errRows} vs ${errWant.traces.length}`);
+
+    // ---- compare two traces ----
+    await page.goto(`${BASE}/#/traces?service=frontend&operation=${encodeURIComponent('POST /checkout')}&limit=20`);
+    await page.waitForSelector('.traces-tbl tbody tr');
+    const boxes = page.locator('.traces-tbl .cmp-in');
+    await boxes.nth(0).check();
+    await boxes.nth(1).check();
+    const pair = await page.$$eval('.traces-tbl .cmp-in:checked', (c) => c.map((x) => x.dataset.cmp));
+    await page.click('.cmpbar a');
+    await page.waitForSelector('.cmp-tbl tbody tr');
+    check(page.url().includes(`a=${pair[0]}`) && page.url().includes(`b=${pair[1]}`), 'two picked traces open side by side');
+    const [ta, tb] = [await api('traces/' + pair[0]), await api('traces/' + pair[1])];
+    const cards = await page.$$eval('.cmp-card .stats .stat .val', (v) => v.map((x) => x.textContent));
+    check(cards.includes(String(ta.summary.span_count)) && cards.includes(String(tb.summary.span_count)), 'compare page shows both traces\' summaries');
+    const paths = (t) => {
+      const key = new Map();
+      for (const sp of t.spans) key.set(sp.span_id, (key.get(sp.parent_id) || '') + '/' + sp.service + ':' + sp.name);
+      return new Set(key.values());
+    };
+    const union = new Set([...paths(ta), ...paths(tb)]);
+    const cmpRows = await page.locator('.cmp-tbl tbody tr').count();
+    check(cmpRows === union.size, 'compare rows align the calls of both traces by service and operation', `${cmpRows} rows, ${union.size} distinct calls`);
+    await shot(page, 'compare');
+  }
+
+  // ---- service map ----
+  {
+    const deps = await api('deps?since=1h');
+    await page.goto(`${BASE}/#/map`);
+    await page.waitForSelector('svg.map .node');
+    const nodes = await page.locator('svg.map .node').count();
+    const edges = await page.locator('svg.map .edge').count();
+    const wantEdges = deps.edges.filter((e) => e.caller !== e.callee).length;
+    check(nodes === deps.nodes.length && edges === wantEdges, 'service map draws every service and call edge', `${nodes} nodes, ${edges} edges`);
+    const lbl = await page.locator('svg.map .elabel:not(.side) text').first().textContent();
+    check(/\/s · .*% err · p99 /.test(lbl), 'edges are labelled with rate, error rate and p99', lbl);
+    check((await page.locator('.edges-tbl tbody tr').count()) === wantEdges, 'the edge table lists every call edge');
+    await shot(page, 'map');
+    await page.click('svg.map .node[data-node="checkout"]');
+    await page.waitForFunction(() => location.hash.startsWith('#/service/checkout'));
+    check(true, 'clicking a service on the map opens it');
+  }
+
+  // ---- logs: filters, SDK records hidden, a line opens its trace ----
+  {
+    await page.goto(`${BASE}/#/logs?level=error`);
+    await page.waitForSelector('.logs-tbl tbody tr');
+    const want = await api('logs?level=error&limit=100&since=1h');
+    const lvls = await page.$$eval('.logs-tbl tbody .lvl', (l) => l.map((x) => x.textContent));
+    check(lvls.length > 0 && lvls.every((l) => l === 'error' || l === 'fatal'), 'logs page filters by level', lvls.slice(0, 3).join());
+    check(lvls.length === want.logs.filter((l) => l.body !== 'sightline.sdk.stats').length, 'logs page shows the API page of records');
+    await shot(page, 'logs');
+    await page.goto(`${BASE}/#/logs?q=sightline.sdk.stats&range=1h`);
+    await page.waitForSelector('.logs-tbl tbody tr, .state-empty');
+    const hiddenNote = await page.locator('.page-head .muted').textContent();
+    check((await page.locator('.logs-tbl tbody tr').count()) === 0 && /SDK stats records hidden/.test(hiddenNote), 'SDK stats records are hidden by default', hiddenNote);
+    await page.check('#l-sdk');
+    await page.waitForSelector('.logs-tbl tbody tr');
+    check((await page.locator('.logs-tbl .lbody', { hasText: 'sightline.sdk.stats' }).count()) > 0, 'the toggle shows the SDK stats records');
+    await page.goto(`${BASE}/#/logs?service=payment`);
+    await page.waitForSelector('.logs-tbl tbody tr .trlink');
+    const link = page.locator('.logs-tbl tbody tr .trlink').first();
+    const href = await link.getAttribute('href');
+    await link.click();
+    await page.waitForSelector('.wf .row.span-row');
+    const m = /#\/trace\/([0-9a-f]{32})\?span=([0-9a-f]{16})/.exec(href || '');
+    check(m && page.url().includes(m[1]), 'a log line opens its trace');
+    await page.waitForSelector('.detail:not([hidden])');
+    const selId = await page.locator('.detail .kv dd .mono').first().textContent();
+    check(m && selId === m[2], 'the trace opens at the log line\'s span');
+    // Live tail: a record logged now shows up without a reload.
+    await page.goto(`${BASE}/#/logs?live=1&q=tail-check`);
+    await page.waitForSelector('.state-empty, .logs-tbl');
+    const tid = '7a11' + '0'.repeat(28);
+    const sent = await fetch(BASE + '/v1/logs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'frontend' } }] }, scopeLogs: [{ logRecords: [{ timeUnixNano: String(BigInt(Date.now()) * 1000000n), severityNumber: 9, body: { stringValue: 'tail-check record' }, traceId: tid, spanId: '' }] }] }] }) });
+    check(sent.ok, 'a log record was sent for the live tail');
+    const tailed = await page.waitForSelector('.logs-tbl .lbody:text("tail-check record")', { timeout: 6000 }).then(() => true, () => false);
+    check(tailed, 'live tail shows a new record without a reload');
+  }
+
+  // ---- alerts: rules/states when the API exists, a plain notice when it does not ----
+  {
+    const r = await fetch(BASE + '/api/v1/alerts');
+    allowed404 = r.status === 404;
+    if (r.status === 404) {
+      await page.goto(`${BASE}/#/alerts`);
+      await page.waitForSelector('.alerts-na, .state-error');
+      check(await page.locator('.alerts-na').count() === 1, 'alerts page says the alerts API is not available');
+    } else {
+      // Two rules through the API: one that fires on the seeded payment errors, one that stays ok.
+      const put = (name, rule) => fetch(`${BASE}/api/v1/alerts/rules/${name}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(rule) });
+      const p1 = await put('payment-errors', { expr: 'error_rate(payment) > 0.5% over 30m', severity: 'critical', description: 'Payment requests failing' });
+      const p2 = await put('checkout-latency', { expr: 'p99(checkout) > 30s over 30m', severity: 'warning', description: 'Checkout is slow' });
+      check(p1.ok && p2.ok, 'two alert rules were created through the API', `${p1.status} ${p2.status}`);
+      let al = null;
+      for (let k = 0; k < 40; k++) {
+        al = await api('alerts');
+        if (al.alerts.length >= 2 && al.alerts.every((a) => a.last_eval_ns !== '0')) break;
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      await page.goto(`${BASE}/#/alerts`);
+      await page.waitForSelector('.alerts-tbl tbody tr');
+      const shown = await page.$$eval('.alerts-tbl tbody tr', (t) => t.map((x) => [x.dataset.rule, x.querySelector('.apill').textContent]));
+      check(shown.length === al.alerts.length && al.alerts.every((a) => shown.some(([n, s]) => n === a.rule && s === a.state)),
+        'alerts page shows every rule with its state', JSON.stringify(shown));
+      check(al.alerts.find((a) => a.rule === 'payment-errors')?.state === 'firing', 'the payment error rule fires on the seeded errors');
+      await page.click('.alerts-tbl tbody tr[data-rule="payment-errors"]');
+      await page.waitForFunction(() => location.hash.includes('rule=payment-errors'));
+      await page.waitForSelector('.hist-tbl tbody tr');
+      const hist = await page.$$eval('.hist-tbl tbody tr', (t) => t.map((x) => x.children[1].textContent));
+      check(hist.length > 0 && hist.every((n) => n === 'payment-errors'), 'a rule\'s history lists its transitions', hist.join(','));
+    }
+    await shot(page, 'alerts');
+    allowed404 = false;
+  }
+
+  // ---- speed: a 5,000-span trace renders in under a second ----
+  if (BIG_TRACE) {
+    await page.goto('about:blank');
+    await page.goto(`${BASE}/#/trace/${BIG_TRACE}`);
+    await page.waitForSelector('.wf .row.span-row');
+    const ms = await page.waitForFunction(() => performance.getEntriesByName('sl:trace:waterfall')[0]?.startTime)
+      .then((h) => h.jsonValue());
+    const n = await page.getAttribute('.wf-scroll', 'data-span-count');
+    console.log(`5,000-span trace: waterfall drawn ${ms.toFixed(0)} ms after navigation start`);
+    check(n === '5000', 'the big trace has 5,000 spans in the waterfall', n);
+    check(ms < 1000, 'a 5,000-span trace renders in under 1 s', `${ms.toFixed(0)} ms`);
+    const crit = await page.locator('.wf .row.span-row.crit').count();
+    check(crit > 0, 'the big trace shows its critical path');
+    await page.fill('.searchbox input', 'row rejected');
+    await page.waitForTimeout(100);
+    await shot(page, 'trace-big');
+  }
+
   // ---- layout: no horizontal overflow at 1280 and at phone width ----
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check((await overflow()) <= 0, 'trace page fits 1280x800 without horizontal scrolling');
@@ -208,6 +433,13 @@ try {
   await page.waitForSelector('.wf .row.span-row');
   check((await overflow()) <= 0, 'trace page fits a phone-width screen', `${await overflow()} px over`);
   await shot(page, 'phone-trace');
+  for (const [name, hash, sel] of [['services', '#/services', '.svc-tbl tbody tr'], ['service', '#/service/payment', '.lchart svg'],
+    ['map', '#/map', 'svg.map .node'], ['logs', '#/logs', '.logs-tbl tbody tr']]) {
+    await page.goto(`${BASE}/${hash}`);
+    await page.waitForSelector(sel);
+    check((await overflow()) <= 0, `${name} page fits a phone-width screen`, `${await overflow()} px over`);
+    await shot(page, 'phone-' + name);
+  }
   await page.setViewportSize({ width: 1280, height: 800 });
 
   check(consoleErrors.length === 0, 'no console errors on any page', consoleErrors.slice(0, 3).join(' | '));

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # tests/browser/test_dashboard.sh - the dashboard in headless Chromium against
 # a real collector fed by the three demo services (frontend -> checkout ->
-# payment).  Installs what it needs (tests/browser/deps.sh), runs a short
-# burst of demo traffic, then dashboard.test.mjs drives the pages and checks
-# them against the JSON API.  Screenshots land in $O/screenshots/.
+# payment, whose SDKs also report their own counters) and by seed.mjs, which
+# posts half an hour of an eight-service shop and one 5,000-span trace
+# through the OTLP/JSON receiver.  Installs what it needs
+# (tests/browser/deps.sh), then dashboard.test.mjs drives every page, checks
+# it against the JSON API and times the trace and services pages.
+# Screenshots land in $O/screenshots/.
 # TAP output; run alone with: bash tests/browser/test_dashboard.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 HERE=$SL_ROOT/tests/browser
@@ -16,7 +19,10 @@ for b in sightline-collector demo-frontend demo-checkout demo-payment; do
   [[ -x $BIN/$b ]] || bail "$BIN/$b is not built; run: make $O/bin/$b"
 done
 
-start_collector --ui "$SL_ROOT/ui-static"
+# Alert rules are evaluated every second when the collector has them.
+extra=()
+"$BIN/sightline-collector" --help 2>&1 | grep -q -- --alert-interval && extra=(--alert-interval 1s)
+start_collector --ui "$SL_ROOT/ui-static" "${extra[@]}"
 ok "collector started at $COL_HTTP"
 
 export SIGHTLINE_ENDPOINT=$COL_NNG
@@ -45,10 +51,20 @@ for _ in $(seq 100); do
 done
 if ((n >= REQUESTS)); then ok "the API lists the $REQUESTS demo traces"; else not_ok "the API lists $n of $REQUESTS demo traces"; fi
 
+# Half an hour of shop traffic and one 5,000-span trace, through OTLP/JSON.
+seed_out=$(cd "$HERE" && BASE=$COL_HTTP timeout 60 node seed.mjs --traces "${SEED_TRACES:-2400}" --minutes 30 --big 5000 2>&1)
+if [[ $seed_out == *big_trace_id* ]]; then ok "seeded OTLP traffic: $seed_out"; else bail "seed.mjs failed: $seed_out"; fi
+BIG_TRACE=$(node -e 'console.log(JSON.parse(process.argv[1]).big_trace_id)' "$seed_out")
+# The big trace is readable once its frames are stored.
+for _ in $(seq 50); do
+  curl -fsS -o /dev/null "$COL_HTTP/api/v1/traces/$BIG_TRACE" 2>/dev/null && break
+  sleep 0.1
+done
+
 SHOTS=$SL_ROOT/$O/screenshots
 mkdir -p "$SHOTS"
 start=$SECONDS
-(cd "$HERE" && BASE=$COL_HTTP SHOTS=$SHOTS timeout 90 node dashboard.test.mjs) >"$TMP/browser.out" 2>&1
+(cd "$HERE" && BASE=$COL_HTTP SHOTS=$SHOTS BIG_TRACE=$BIG_TRACE timeout 120 node dashboard.test.mjs) >"$TMP/browser.out" 2>&1
 rc=$?
 while IFS= read -r line; do
   case $line in

@@ -8,11 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <zlib.h>
+
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "ingest.h"
+#include "otlp.h"
 #include "sightline.h"
 #include "stats.h"
 #include "store.h"
@@ -266,6 +274,405 @@ static void test_stop_is_prompt(void **state)
     assert_true(slc_now_ns() - t < 2000000000ULL);
 }
 
+
+/* ---- review fixes --------------------------------------------------------- */
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Header-level rejections (version, magic, flags, header checksum) echo
+ * the batch id bytes 8..15 as sent. */
+static void test_header_reject_echoes_batch_id(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *frame;
+    size_t len;
+    slc_ack ack;
+
+    tu_trace_frame(0xabcdef0123456789ULL, 41, T0, &frame, &len);
+    frame[4] = 9; /* version */
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_REJECTED);
+    assert_int_equal(ack.err, SL_EWIRE_VERSION);
+    assert_int_equal(ack.batch_id, 0xabcdef0123456789ULL);
+    frame[4] = SLC_WIRE_VERSION;
+    frame[30] ^= 1; /* header checksum */
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.err, SL_EWIRE_CHECKSUM);
+    assert_int_equal(ack.batch_id, 0xabcdef0123456789ULL);
+    frame[30] ^= 1;
+    frame[0] = 'X'; /* magic */
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.err, SL_EWIRE_MAGIC);
+    assert_int_equal(ack.batch_id, 0xabcdef0123456789ULL);
+    /* under 16 bytes there is no id to echo */
+    send_frame(f->req, frame, 12, &ack);
+    assert_int_equal(ack.status, SLC_ACK_REJECTED);
+    assert_int_equal(ack.batch_id, 0);
+    free(frame);
+}
+
+/* A decoder out of memory is the collector's trouble: RETRY, not REJECTED
+ * (the sender would drop the data for good).  The process's address space
+ * is capped so the decoder's payload allocation fails. */
+static void test_decode_enomem_is_retry(void **state)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    (void)state;
+    skip(); /* ASan reserves terabytes of address space: RLIMIT_AS cannot work */
+#else
+    struct fx *f = *state;
+    static const uint8_t raw[] = {1, 0, 0, 0}; /* "" only, no spans, no logs */
+    uint8_t frame[SLC_WIRE_HEADER_LEN + 64];
+    uLongf zl = 64;
+    slc_wire_limits lim;
+    struct rlimit old, lo;
+    slc_ack ack;
+    FILE *fp;
+    unsigned long vm_pages = 0;
+
+    assert_int_equal(compress2(frame + SLC_WIRE_HEADER_LEN, &zl, raw, 3, 1), Z_OK);
+    memset(frame, 0, SLC_WIRE_HEADER_LEN);
+    memcpy(frame, SLC_WIRE_MAGIC, 4);
+    frame[4] = SLC_WIRE_VERSION;
+    frame[5] = SLC_WIRE_F_ZLIB;
+    frame[8] = 0x5a;
+    le32(frame + 16, (uint32_t)zl);
+    le32(frame + 20, 1u << 30); /* announces 1 GiB inflated */
+    le32(frame + 24, (uint32_t)crc32(0L, frame + SLC_WIRE_HEADER_LEN, (uInt)zl));
+    le32(frame + 28, (uint32_t)crc32(0L, frame, 28));
+    slc_wire_limits_default(&lim);
+    lim.payload_bytes = 1u << 30;
+    lim.decoded_bytes = UINT32_MAX;
+
+    fp = fopen("/proc/self/statm", "r");
+    assert_non_null(fp);
+    assert_int_equal(fscanf(fp, "%lu", &vm_pages), 1);
+    fclose(fp);
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    lo = old;
+    lo.rlim_cur = (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20);
+    assert_int_equal(setrlimit(RLIMIT_AS, &lo), 0);
+    col_ingest_handle(f->store, &f->stats, &lim, frame, SLC_WIRE_HEADER_LEN + zl, &ack);
+    assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+    assert_int_equal(ack.status, SLC_ACK_RETRY);
+    assert_int_equal(ack.err, SL_ENOMEM);
+    assert_int_equal(ack.batch_id, 0x5a);
+    assert_non_null(strstr(ack.reason, "retry"));
+    assert_int_equal(atomic_load(&f->stats.rejected), 0);
+    assert_int_equal(atomic_load(&f->stats.retry_memory), 1);
+    /* and the batch was not marked stored: with memory back, it is stored */
+    col_ingest_handle(f->store, &f->stats, NULL, frame, SLC_WIRE_HEADER_LEN + zl, &ack);
+    assert_int_equal(ack.status, SLC_ACK_REJECTED); /* over the default payload limit */
+    assert_int_equal(ack.err, SL_EWIRE_LIMIT);
+#endif
+}
+
+/* ---- ingest tokens ---------------------------------------------------------- */
+
+static const char *const fx_tokens[] = {"alpha-token-1", "second-token-2"};
+
+/* Starts ingest on url with tokens (may be 0) and TLS files (may be NULL);
+ * dials a req socket unless dial is 0. */
+static int fx_start(struct fx *f, const char *url, const char *const *tokens, int ntokens,
+                    const char *cert, const char *key)
+{
+    char err[512], data[300];
+    const char *urls[1] = {url};
+    col_ingest_opts o = {0};
+
+    f->dir = tu_tmpdir();
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    snprintf(f->url, sizeof f->url, "%s", url);
+    if (col_store_open(data, NULL, &f->store, err, sizeof err) != 0)
+        return -1;
+    col_stats_init(&f->stats);
+    o.urls = urls;
+    o.nurls = 1;
+    o.workers = 2;
+    slc_wire_limits_default(&o.limits);
+    o.tokens = tokens;
+    o.ntokens = ntokens;
+    o.tls_cert = cert;
+    o.tls_key = key;
+    if (col_ingest_start(&o, f->store, &f->stats, &f->in, err, sizeof err) != 0) {
+        fprintf(stderr, "ingest: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int free_port(void);
+
+static int setup_tokens(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    char url[300];
+
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    if (fx_start(f, url, fx_tokens, 2, NULL, NULL) != 0)
+        return -1;
+    if (nng_req0_open(&f->req) != 0 || nng_dial(f->req, f->url, NULL, 0) != 0)
+        return -1;
+    nng_socket_set_ms(f->req, NNG_OPT_RECVTIMEO, 10000);
+    *state = f;
+    return 0;
+}
+
+static void tok_frame(uint64_t bid, uint64_t seed, const char *tok, uint8_t **out, size_t *len)
+{
+    uint8_t *plain;
+    size_t n;
+    slc_batch *b = NULL;
+    char msg[128];
+
+    tu_trace_frame(bid, seed, T0, &plain, &n);
+    if (tok == NULL) {
+        *out = plain;
+        *len = n;
+        return;
+    }
+    assert_int_equal(slc_wire_decode(plain, n, NULL, &b, msg, sizeof msg), 0);
+    assert_int_equal(slc_wire_encode_token(b, 1, tok, strlen(tok), out, len), 0);
+    slc_batch_free(b);
+    free(plain);
+}
+
+static void test_tokens(void **state)
+{
+    struct fx *f = *state;
+    uint8_t *frame, tid[16];
+    size_t len;
+    slc_ack ack;
+    slc_batch *got = NULL;
+
+    /* no token */
+    tok_frame(0x501, 51, NULL, &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_UNAUTHORIZED);
+    assert_int_equal(ack.err, SL_EAUTH);
+    assert_int_equal(ack.batch_id, 0x501);
+    assert_non_null(strstr(ack.reason, "requires an ingest token"));
+    free(frame);
+    /* wrong token; a prefix of a right one; a right one plus a byte */
+    static const char *const wrong[] = {"nope", "alpha-token-", "alpha-token-1x", "Alpha-token-1"};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        tok_frame(0x502, 52, wrong[i], &frame, &len);
+        send_frame(f->req, frame, len, &ack);
+        assert_int_equal(ack.status, SLC_ACK_UNAUTHORIZED);
+        assert_non_null(strstr(ack.reason, "not accepted"));
+        free(frame);
+    }
+    assert_int_equal(atomic_load(&f->stats.unauthorized), 5);
+    assert_int_equal(atomic_load(&f->stats.frames_stored), 0);
+    /* either configured token is accepted */
+    tok_frame(0x503, 53, "second-token-2", &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_STORED);
+    assert_int_equal(ack.spans, 3);
+    free(frame);
+    /* the same batch with the other token is a duplicate: the token is not
+     * part of what is stored or deduplicated */
+    tok_frame(0x503, 53, "alpha-token-1", &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_DUPLICATE);
+    free(frame);
+    tu_id(tid, 16, 53);
+    assert_int_equal(col_store_read_trace(f->store, tid, 0, &got, NULL), 0);
+    assert_int_equal(got->nspans, 3);
+    slc_batch_free(got);
+
+    /* the HTTP receivers check Authorization: Bearer against the same set */
+    {
+        col_recv_resp resp;
+        memset(&resp, 0, sizeof resp);
+        assert_int_equal(col_recv_authorize(f->in, &f->stats, COL_RECV_OTLP_TRACES,
+                                            "application/json", "Bearer second-token-2", &resp),
+                         0);
+        assert_int_equal(col_recv_authorize(f->in, &f->stats, COL_RECV_OTLP_TRACES,
+                                            "application/json", "bearer  alpha-token-1 ", &resp),
+                         0);
+        assert_int_equal(col_recv_authorize(f->in, &f->stats, COL_RECV_OTLP_TRACES,
+                                            "application/json", NULL, &resp),
+                         SL_EAUTH);
+        assert_int_equal(resp.status, 401);
+        assert_non_null(resp.body);
+        assert_non_null(strstr((const char *)resp.body, "Authorization: Bearer"));
+        free(resp.body);
+        memset(&resp, 0, sizeof resp);
+        assert_int_equal(col_recv_authorize(f->in, &f->stats, COL_RECV_ZIPKIN, NULL,
+                                            "Bearer alpha-token-2", &resp),
+                         SL_EAUTH);
+        assert_int_equal(resp.status, 401);
+        free(resp.body);
+        memset(&resp, 0, sizeof resp);
+        assert_int_equal(col_recv_authorize(f->in, &f->stats, COL_RECV_ZIPKIN, NULL,
+                                            "Basic YWxwaGEtdG9rZW4tMQ==", &resp),
+                         SL_EAUTH);
+        free(resp.body);
+        assert_int_equal(atomic_load(&f->stats.unauthorized), 8);
+    }
+    /* tokens replaced at run time (SIGHUP): the old one stops working */
+    static const char *const next[] = {"rotated"};
+    assert_int_equal(col_ingest_set_tokens(f->in, next, 1), 0);
+    tok_frame(0x504, 54, "alpha-token-1", &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_UNAUTHORIZED);
+    free(frame);
+    tok_frame(0x504, 54, "rotated", &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_STORED);
+    free(frame);
+    /* no tokens: open again, and a frame with a token is still accepted */
+    assert_int_equal(col_ingest_set_tokens(f->in, NULL, 0), 0);
+    assert_int_equal(col_ingest_token_ok(f->in, NULL, 0), 1);
+    tok_frame(0x505, 55, "anything", &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_STORED);
+    free(frame);
+    /* bad token sets are refused, nothing changed */
+    static const char *const bad[] = {""};
+    assert_int_equal(col_ingest_set_tokens(f->in, bad, 1), SL_EINVAL);
+}
+
+static void test_url_is_local(void **state)
+{
+    (void)state;
+    assert_true(col_ingest_url_is_local("tcp://127.0.0.1:4318"));
+    assert_true(col_ingest_url_is_local("tcp://localhost:4318"));
+    assert_true(col_ingest_url_is_local("tls+tcp://[::1]:4318"));
+    assert_true(col_ingest_url_is_local("ipc:///tmp/x.ipc"));
+    assert_false(col_ingest_url_is_local("tcp://0.0.0.0:4318"));
+    assert_false(col_ingest_url_is_local("tcp://*:4318"));
+    assert_false(col_ingest_url_is_local("tcp://:4318"));
+    assert_false(col_ingest_url_is_local("tls+tcp://10.1.2.3:4318"));
+    assert_false(col_ingest_url_is_local("tcp://127.example.com:1"));
+}
+
+/* ---- TLS -------------------------------------------------------------------- */
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {0};
+    socklen_t al = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = calloc(1, 65536);
+    if (fp == NULL || buf == NULL)
+        return NULL;
+    if (fread(buf, 1, 65535, fp) == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    return buf;
+}
+
+static void test_tls_ingest(void **state)
+{
+    (void)state;
+    struct fx *f = calloc(1, sizeof *f);
+    char *d = tu_tmpdir(), cmd[2048], cert[400], key[400], url[128];
+    char *ca;
+    nng_tls_config *cfg = NULL;
+    nng_dialer dl;
+    uint8_t *frame;
+    size_t len;
+    slc_ack ack;
+    int port = free_port();
+
+    assert_true(port > 0);
+    snprintf(cert, sizeof cert, "%s/cert.pem", d);
+    snprintf(key, sizeof key, "%s/key.pem", d);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+             "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout %s -out %s "
+             ">/dev/null 2>&1",
+             key, cert);
+    if (system(cmd) != 0) {
+        tu_rmtree(d);
+        free(f);
+        skip(); /* no openssl */
+    }
+    snprintf(url, sizeof url, "tls+tcp://127.0.0.1:%d", port);
+
+    /* without a certificate: a clear error, nothing listening */
+    {
+        struct fx g = {0};
+        assert_int_not_equal(fx_start(&g, url, NULL, 0, NULL, NULL), 0);
+        col_store_close(g.store);
+        tu_rmtree(g.dir);
+    }
+    assert_int_equal(fx_start(f, url, fx_tokens, 1, cert, key), 0);
+
+    /* a real nng client that verifies the server's certificate */
+    ca = slurp(cert);
+    assert_non_null(ca);
+    assert_int_equal(nng_req0_open(&f->req), 0);
+    assert_int_equal(nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT), 0);
+    assert_int_equal(nng_tls_config_ca_chain(cfg, ca, NULL), 0);
+    assert_int_equal(nng_tls_config_server_name(cfg, "localhost"), 0);
+    assert_int_equal(nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED), 0);
+    assert_int_equal(nng_dialer_create(&dl, f->req, url), 0);
+    assert_int_equal(nng_dialer_set_ptr(dl, NNG_OPT_TLS_CONFIG, cfg), 0);
+    assert_int_equal(nng_dialer_start(dl, 0), 0);
+    nng_socket_set_ms(f->req, NNG_OPT_RECVTIMEO, 10000);
+
+    tok_frame(0x7151, 71, fx_tokens[0], &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_STORED);
+    assert_int_equal(ack.spans, 3);
+    free(frame);
+    tok_frame(0x7152, 72, NULL, &frame, &len);
+    send_frame(f->req, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_UNAUTHORIZED);
+    free(frame);
+
+    /* a plain tcp client gets nothing from the TLS port */
+    {
+        nng_socket plain;
+        void *buf = NULL;
+        size_t n = 0;
+        char purl[128];
+        snprintf(purl, sizeof purl, "tcp://127.0.0.1:%d", port);
+        assert_int_equal(nng_req0_open(&plain), 0);
+        nng_socket_set_ms(plain, NNG_OPT_RECVTIMEO, 500);
+        nng_socket_set_ms(plain, NNG_OPT_SENDTIMEO, 500);
+        assert_int_equal(nng_dial(plain, purl, NULL, NNG_FLAG_NONBLOCK), 0);
+        tok_frame(0x7153, 73, fx_tokens[0], &frame, &len);
+        if (nng_send(plain, frame, len, 0) == 0)
+            assert_int_not_equal(nng_recv(plain, &buf, &n, NNG_FLAG_ALLOC), 0);
+        free(frame);
+        nng_close(plain);
+    }
+    assert_int_equal(atomic_load(&f->stats.frames_stored), 1);
+
+    nng_close(f->req);
+    nng_tls_config_free(cfg);
+    free(ca);
+    col_ingest_stop(f->in);
+    col_store_close(f->store);
+    tu_rmtree(f->dir);
+    free(f);
+    tu_rmtree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +680,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_reject_echoes_batch_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decode_enomem_is_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, setup_tokens, teardown),
+        cmocka_unit_test(test_url_is_local),
+        cmocka_unit_test(test_tls_ingest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "sightline.h"
 #include "slq_trace.h"
 #include "store.h"
+#include "store_int.h"
 #include "test_colutil.h"
 
 #define T0 1700000000000000000ULL
@@ -286,6 +287,86 @@ static void test_trace_assembly(void **state)
     slc_batch_free(got);
 }
 
+
+/* A service name with U+0000 inside: the name cache compares lengths, not
+ * strlen() of its copy, so the name is cached once instead of re-put (and
+ * re-inserted) every frame until the cache is full. */
+static void test_service_name_with_nul(void **state)
+{
+    struct fx *f = *state;
+    static const char name[] = "pay\0ments";
+    uint8_t tid[16], sid[8];
+
+    for (int i = 0; i < 5; i++) {
+        slc_batch *b = slc_batch_new();
+        uint8_t *frame;
+        size_t len;
+        uint32_t svc;
+        tu_id(tid, 16, 900 + (uint64_t)i);
+        tu_id(sid, 8, 900 + (uint64_t)i);
+        b->batch_id = 900 + (uint64_t)i;
+        tu_span(b, tid, sid, NULL, "x", "op", T0 + (uint64_t)i, 10, 0);
+        assert_int_equal(slc_batch_intern(b, name, sizeof name - 1, &svc), 0);
+        b->spans[0].service = svc;
+        tu_encode(b, &frame, &len);
+        slc_batch_free(b);
+        assert_int_equal(store_frame(f->s, frame, len), 0);
+        free(frame);
+    }
+    assert_int_equal(f->s->nsvc, 1);
+}
+
+static slc_batch *edge_batch(const char *svc, uint64_t sid_seed, uint64_t parent_seed)
+{
+    slc_batch *b = slc_batch_new();
+    uint8_t tid[16], sid[8], pid[8];
+
+    tu_id(tid, 16, 77);
+    tu_id(sid, 8, sid_seed);
+    tu_id(pid, 8, parent_seed);
+    tu_span(b, tid, sid, parent_seed ? pid : NULL, svc, "op", T0, 10, 0);
+    return b;
+}
+
+/* The edge tracker is two-phase: a frame whose write failed (abort) and is
+ * retried counts its edge once, whether it holds the child or the parent. */
+static void test_edges_retry_counts_once(void **state)
+{
+    (void)state;
+    col_edges *t = col_edges_new(4096);
+    col_edges_txn tx;
+    slc_batch *child = edge_batch("checkout", 2, 1), *parent = edge_batch("frontend", 1, 0);
+
+    assert_non_null(t);
+    /* child first, its write fails, then the retry commits */
+    assert_int_equal(col_edges_observe(t, child, &tx), 0);
+    assert_int_equal(tx.nev, 0);
+    col_edges_abort(t, &tx);
+    assert_int_equal(col_edges_observe(t, child, &tx), 0);
+    assert_int_equal(tx.nev, 0);
+    col_edges_commit(t, &tx);
+    /* a child retried after a lost ack (both writes "committed" from the
+     * tracker's view) waits once, too */
+    assert_int_equal(col_edges_observe(t, child, &tx), 0);
+    col_edges_commit(t, &tx);
+    /* the parent's first write fails: the edge must survive for the retry */
+    assert_int_equal(col_edges_observe(t, parent, &tx), 0);
+    assert_int_equal(tx.nev, 1);
+    col_edges_abort(t, &tx);
+    assert_int_equal(col_edges_observe(t, parent, &tx), 0);
+    assert_int_equal(tx.nev, 1); /* exactly one: the child waited once */
+    assert_string_equal(col_edges_name(t, tx.evs[0].caller), "frontend");
+    assert_string_equal(col_edges_name(t, tx.evs[0].callee), "checkout");
+    col_edges_commit(t, &tx);
+    /* committed: the edge is not found again */
+    assert_int_equal(col_edges_observe(t, parent, &tx), 0);
+    assert_int_equal(tx.nev, 0);
+    col_edges_commit(t, &tx);
+    slc_batch_free(child);
+    slc_batch_free(parent);
+    col_edges_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roots_and_services, setup, teardown),
         cmocka_unit_test_setup_teardown(test_services_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_assembly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_name_with_nul, setup, teardown),
+        cmocka_unit_test(test_edges_retry_counts_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

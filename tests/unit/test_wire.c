@@ -697,6 +697,249 @@ static void test_big_batch_size(void **state)
     slc_batch_free(b);
 }
 
+
+/* ---- decoded-memory bound (regression: a ~100 KB zlib frame of spans with
+ * 1,024 three-byte events each decoded to ~500 MB) ---------------------- */
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A zlib frame around a raw payload, header and CRCs as an encoder writes
+ * them.  Caller frees. */
+static uint8_t *zframe(const uint8_t *raw, size_t rawlen, uint64_t id, size_t *n)
+{
+    uLongf zl = compressBound((uLong)rawlen);
+    uint8_t *f = malloc(SLC_WIRE_HEADER_LEN + zl);
+    assert_non_null(f);
+    assert_int_equal(compress2(f + SLC_WIRE_HEADER_LEN, &zl, raw, (uLong)rawlen, 1), Z_OK);
+    memset(f, 0, SLC_WIRE_HEADER_LEN);
+    memcpy(f, SLC_WIRE_MAGIC, 4);
+    f[4] = SLC_WIRE_VERSION;
+    f[5] = SLC_WIRE_F_ZLIB;
+    for (int i = 0; i < 8; i++)
+        f[8 + i] = (uint8_t)(id >> (8 * i));
+    put_le32(f + 16, (uint32_t)zl);
+    put_le32(f + 20, (uint32_t)rawlen);
+    put_le32(f + 24, (uint32_t)crc32(0L, f + SLC_WIRE_HEADER_LEN, (uInt)zl));
+    put_le32(f + 28, (uint32_t)crc32(0L, f, 28));
+    *n = SLC_WIRE_HEADER_LEN + zl;
+    return f;
+}
+
+/* nspans spans of nev minimal events each (3 bytes: time 0, name 0, no
+ * attributes): the cheapest bytes on the wire for the most decoded memory. */
+static uint8_t *event_bomb(uint32_t nspans, uint32_t nev, size_t *rawlen)
+{
+    size_t cap = 16 + (size_t)nspans * (64 + (size_t)nev * 3), n = 0;
+    uint8_t *p = malloc(cap);
+    assert_non_null(p);
+    p[n++] = 3; /* strings: "", "s", "op" */
+    p[n++] = 0;
+    p[n++] = 1;
+    p[n++] = 's';
+    p[n++] = 2;
+    p[n++] = 'o';
+    p[n++] = 'p';
+    /* span count varint, log count 0 */
+    for (uint32_t v = nspans; ; v >>= 7) {
+        p[n++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+        if (v < 0x80)
+            break;
+    }
+    p[n++] = 0;
+    for (uint32_t i = 0; i < nspans; i++) {
+        memset(p + n, 0, 32);
+        p[n] = 1;                       /* trace id != 0 */
+        p[n + 16] = (uint8_t)(i + 1);   /* span id != 0 */
+        p[n + 17] = (uint8_t)((i >> 8) + 1);
+        n += 32;
+        p[n++] = 0; /* kind */
+        p[n++] = 0; /* status */
+        p[n++] = 1; /* service */
+        p[n++] = 2; /* name */
+        p[n++] = 0; /* status msg */
+        memset(p + n, 0, 8);
+        p[n + 7] = 0x18; /* start */
+        n += 8;
+        p[n++] = 0; /* duration */
+        p[n++] = 0; /* attributes */
+        for (uint32_t v = nev; ; v >>= 7) {
+            p[n++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+            if (v < 0x80)
+                break;
+        }
+        memset(p + n, 0, (size_t)nev * 3);
+        n += (size_t)nev * 3;
+        p[n++] = 0; /* links */
+    }
+    *rawlen = n;
+    return p;
+}
+
+static void test_decoded_bytes_bound(void **state)
+{
+    (void)state;
+    slc_wire_limits lim;
+    size_t rawlen, n;
+    char msg[256];
+    slc_batch *d = NULL;
+
+    slc_wire_limits_default(&lim);
+    assert_true(lim.decoded_bytes > 0);
+    assert_true(lim.payload_bytes <= (32u << 20));
+    /* 10,000 spans x 1,024 events: 30 MB inflated (under the payload limit),
+     * a few hundred KB on the wire, 250 MB of slc_event. */
+    uint8_t *raw = event_bomb(10000, 1024, &rawlen);
+    assert_true(rawlen < lim.payload_bytes);
+    uint8_t *f = zframe(raw, rawlen, 42, &n);
+    assert_true(n < 1u << 20);
+    assert_int_equal(slc_wire_decode(f, n, &lim, &d, msg, sizeof msg), SL_EWIRE_LIMIT);
+    assert_null(d);
+    assert_non_null(strstr(msg, "decoded_bytes"));
+    free(f);
+    free(raw);
+
+    /* The same shape, small, decodes; and a bound just below it refuses it. */
+    raw = event_bomb(10, 100, &rawlen);
+    f = zframe(raw, rawlen, 43, &n);
+    assert_int_equal(slc_wire_decode(f, n, &lim, &d, msg, sizeof msg), SL_OK);
+    assert_int_equal(d->nevents, 1000);
+    slc_batch_free(d);
+    d = NULL;
+    lim.decoded_bytes = (uint32_t)(rawlen + 1000 * sizeof(slc_event));
+    assert_int_equal(slc_wire_decode(f, n, &lim, &d, msg, sizeof msg), SL_EWIRE_LIMIT);
+    free(f);
+    free(raw);
+}
+
+/* ---- ingest tokens ---------------------------------------------------- */
+
+static void test_token_roundtrip(void **state)
+{
+    (void)state;
+    slc_batch *b = sample_batch(), *d = NULL;
+    uint8_t *plain, *tf, *st;
+    size_t pn, tn, sn, toklen = 99;
+    const uint8_t *tok = (const uint8_t *)"x";
+    uint64_t id;
+    char msg[256];
+    static const char T[] = "s3cr3t-token";
+
+    for (int level = 0; level <= 1; level++) {
+        encode(b, level, &plain, &pn);
+        assert_int_equal(slc_wire_encode_token(b, level, T, strlen(T), &tf, &tn), SL_OK);
+        assert_int_equal(tn, pn + strlen(T));
+        assert_true(tf[5] & SLC_WIRE_F_TOKEN);
+        assert_int_equal(tf[6], strlen(T));
+        assert_int_equal(tf[7], 0);
+        assert_memory_equal(tf + SLC_WIRE_HEADER_LEN, T, strlen(T));
+        /* peek: the token, and the whole length */
+        assert_int_equal(slc_wire_peek_token(tf, tn, &tok, &toklen), SL_OK);
+        assert_int_equal(toklen, strlen(T));
+        assert_ptr_equal(tok, tf + SLC_WIRE_HEADER_LEN);
+        assert_int_equal(slc_wire_peek(tf, tn, &id, &sn), SL_OK);
+        assert_int_equal(sn, tn);
+        assert_int_equal(slc_wire_peek_token(plain, pn, &tok, &toklen), SL_OK);
+        assert_null(tok);
+        assert_int_equal(toklen, 0);
+        /* decode skips it; the batch is the same */
+        assert_int_equal(slc_wire_decode(tf, tn, NULL, &d, msg, sizeof msg), SL_OK);
+        assert_int_equal(d->nspans, b->nspans);
+        assert_int_equal(d->batch_id, b->batch_id);
+        slc_batch_free(d);
+        d = NULL;
+        /* the token is not checksummed */
+        tf[SLC_WIRE_HEADER_LEN] ^= 0x20;
+        assert_int_equal(slc_wire_decode(tf, tn, NULL, &d, msg, sizeof msg), SL_OK);
+        slc_batch_free(d);
+        d = NULL;
+        /* stripping gives the token-less frame byte for byte */
+        assert_int_equal(slc_wire_strip_token(tf, tn, &st, &sn), SL_OK);
+        assert_int_equal(sn, pn);
+        assert_memory_equal(st, plain, pn);
+        free(st);
+        assert_int_equal(slc_wire_strip_token(plain, pn, &st, &sn), SL_OK);
+        assert_memory_equal(st, plain, pn);
+        free(st);
+        /* every truncation fails, also inside the token */
+        for (size_t cut = 0; cut < tn; cut++)
+            assert_int_not_equal(slc_wire_decode(tf, cut, NULL, &d, msg, sizeof msg), SL_OK);
+        assert_int_equal(slc_wire_peek_token(tf, SLC_WIRE_HEADER_LEN + 3, &tok, &toklen),
+                         SL_EWIRE_TRUNCATED);
+        free(tf);
+        free(plain);
+    }
+    /* 255 is the longest token */
+    char big[300];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(slc_wire_encode_token(b, 1, big, 255, &tf, &tn), SL_OK);
+    assert_int_equal(slc_wire_decode(tf, tn, NULL, &d, msg, sizeof msg), SL_OK);
+    slc_batch_free(d);
+    d = NULL;
+    free(tf);
+    assert_int_equal(slc_wire_encode_token(b, 1, big, 256, &tf, &tn), SL_EINVAL);
+    assert_int_equal(slc_wire_encode_token(b, 1, big, 0, &tf, &tn), SL_EINVAL);
+    /* NULL token = plain frame */
+    assert_int_equal(slc_wire_encode_token(b, 0, NULL, 5, &tf, &tn), SL_OK);
+    assert_false(tf[5] & SLC_WIRE_F_TOKEN);
+    free(tf);
+    slc_batch_free(b);
+}
+
+static void rehdr(uint8_t *f)
+{
+    put_le32(f + 28, (uint32_t)crc32(0L, f, 28));
+}
+
+static void test_token_header_rules(void **state)
+{
+    (void)state;
+    slc_batch *b = sample_batch();
+    uint8_t *f, *g;
+    size_t n;
+    char msg[256];
+
+    assert_int_equal(slc_wire_encode_token(b, 1, "tok", 3, &f, &n), SL_OK);
+    g = malloc(n);
+    /* length bytes set without the flag */
+    memcpy(g, f, n);
+    g[5] &= (uint8_t)~SLC_WIRE_F_TOKEN;
+    rehdr(g);
+    assert_int_equal(decode_err(g, n, NULL, msg), SL_EWIRE_FLAGS);
+    assert_non_null(strstr(msg, "reserved"));
+    /* flag with length 0, and with 256 */
+    memcpy(g, f, n);
+    g[6] = 0;
+    rehdr(g);
+    assert_int_equal(decode_err(g, n, NULL, msg), SL_EWIRE_FLAGS);
+    assert_non_null(strstr(msg, "token length"));
+    memcpy(g, f, n);
+    g[6] = 0;
+    g[7] = 1;
+    rehdr(g);
+    assert_int_equal(decode_err(g, n, NULL, msg), SL_EWIRE_FLAGS);
+    /* a longer token length than bytes present */
+    memcpy(g, f, n);
+    g[6] = 200;
+    rehdr(g);
+    assert_int_not_equal(decode_err(g, n, NULL, msg), SL_OK);
+    /* unknown flag bit 2 */
+    memcpy(g, f, n);
+    g[5] |= 0x04;
+    rehdr(g);
+    assert_int_equal(decode_err(g, n, NULL, msg), SL_EWIRE_FLAGS);
+    /* the header CRC covers the token length */
+    memcpy(g, f, n);
+    g[6] = 2;
+    assert_int_equal(decode_err(g, n, NULL, msg), SL_EWIRE_CHECKSUM);
+    free(g);
+    free(f);
+    slc_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +955,9 @@ int main(void)
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_encode_rejects_bad_refs),
         cmocka_unit_test(test_big_batch_size),
+        cmocka_unit_test(test_decoded_bytes_bound),
+        cmocka_unit_test(test_token_roundtrip),
+        cmocka_unit_test(test_token_header_rules),
     };
     return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }

@@ -1,25 +1,37 @@
 // app.js - hash router.  Every view state lives in the URL after '#':
-//   #/traces?service=S&range=1h|custom&since=T&until=T&limit=N&sort=duration&refresh=1
+//   #/traces?service=S&operation=O&attr=k=v&min_duration=D&max_duration=D&error=1
+//           &order=slowest&range=1h|custom&since=T&until=T&limit=N&sort=duration&refresh=1&cmp=ID,ID
 //   #/trace/<trace id>?span=<span id>&q=<text>&only=1&collapsed=<id,id>&logs=0
-//   #/services?q=<text>
+//   #/compare?a=<trace id>&b=<trace id>&only=diff
+//   #/services?q=<text>&sort=K&dir=asc|desc&range=..
+//   #/service/<name>?op=<operation>&range=..
+//   #/map?range=..&focus=<service>
+//   #/logs?service=S&level=L&q=<text>&sdk=1&live=1&range=..
+//   #/alerts?range=..
 // A page is a module with mount(root, params, ctx) -> { update?(params), unmount() }.
 // When only the query changes (same page, same trace), update() is called
 // instead of a full remount, so back/forward restores state without refetching.
-import * as traces from './traces.js';
-import * as trace from './trace.js';
-import * as services from './services.js';
+// Pages are loaded when first visited (dynamic import), so a first load
+// fetches only the shell, the shared modules and the one page it shows.
 import { el } from './util.js';
 import { parseHash } from './router.js';
 
 const routes = [
-  { name: 'traces', re: /^\/?(?:traces)?$/, page: traces, nav: 'traces' },
-  { name: 'trace', re: /^\/trace\/([^/]+)$/, page: trace, nav: 'traces' },
-  { name: 'services', re: /^\/services$/, page: services, nav: 'services' },
+  { name: 'traces', re: /^\/?(?:traces)?$/, load: () => import('./traces.js'), nav: 'traces' },
+  { name: 'trace', re: /^\/trace\/([^/]+)$/, load: () => import('./trace.js'), nav: 'traces' },
+  { name: 'services', re: /^\/services$/, load: () => import('./services.js'), nav: 'services' },
+  { name: 'service', re: /^\/service\/(.+)$/, load: () => import('./service.js'), nav: 'services' },
+  { name: 'compare', re: /^\/compare$/, load: () => import('./compare.js'), nav: 'traces' },
+  { name: 'map', re: /^\/map$/, load: () => import('./map.js'), nav: 'map' },
+  { name: 'logs', re: /^\/logs$/, load: () => import('./logs.js'), nav: 'logs' },
+  { name: 'alerts', re: /^\/alerts$/, load: () => import('./alerts.js'), nav: 'alerts' },
 ];
 
 let current = null; // { route, key, inst }
+let seq = 0; // the newest render; an older one whose import finishes later gives way
 
-function render() {
+async function render() {
+  const my = ++seq;
   const { path, params } = parseHash();
   let route = null;
   let m = null;
@@ -44,9 +56,20 @@ function render() {
     current.inst.update(params);
     return;
   }
+  let page;
+  try {
+    page = await route.load();
+  } catch (e) {
+    if (my !== seq) return;
+    root.replaceChildren(el('div.state.state-error', { role: 'alert' },
+      el('div.state-title', { text: 'Page failed to load' }),
+      el('div.state-msg', { text: `${e.message}. Check that the collector serves the dashboard files, then reload.` })));
+    return;
+  }
+  if (my !== seq) return;
   if (current) current.inst.unmount();
   root.replaceChildren();
-  current = { route, key, inst: route.page.mount(root, params, { key }) };
+  current = { route, key, inst: page.mount(root, parseHash().params, { key }) };
 }
 
 window.addEventListener('hashchange', render);

@@ -145,6 +145,8 @@ export function mount(root, params, ctx) {
 
     drawRuler();
     applyState(true);
+    // For the speed test: the waterfall is in the DOM; mark the next frame.
+    requestAnimationFrame(() => performance.mark('sl:trace:waterfall'));
     // The logs table can be thousands of rows below the fold: draw it after
     // the waterfall has painted, so the trace shows at once.
     logsBox.replaceChildren(loadingBox('logs'));

@@ -164,3 +164,49 @@ export async function copyText(text) {
     return false;
   }
 }
+
+// Requests per second: "12.4/s", "0.05/s", "1.2k/s".
+export function fmtRate(r) {
+  r = Number(r) || 0;
+  if (r === 0) return '0/s';
+  if (r >= 1000) return (r / 1000).toFixed(r >= 1e4 ? 0 : 1) + 'k/s';
+  if (r >= 100) return r.toFixed(0) + '/s';
+  if (r >= 10) return r.toFixed(1) + '/s';
+  if (r >= 0.01) return r.toFixed(2) + '/s';
+  return (r * 60).toFixed(2) + '/min';
+}
+
+// A ratio 0..1 as a percentage with sensible precision: "0%", "0.42%", "12.5%".
+export function fmtPct(x) {
+  x = (Number(x) || 0) * 100;
+  if (x === 0) return '0%';
+  if (x < 0.01) return '<0.01%';
+  if (x < 10) return x.toFixed(2).replace(/\.?0+$/, '') + '%';
+  return x.toFixed(1).replace(/\.0$/, '') + '%';
+}
+
+// Counts with thousands separators: "12,345".
+export function fmtNum(n) {
+  return (Number(n) || 0).toLocaleString('en-US');
+}
+
+// A tiny SVG line (sparkline) of values (nulls are gaps) as a string.
+export function sparkline(values, colour, w = 120, h = 28) {
+  const v = values || [];
+  let max = 0;
+  for (const x of v) if (x !== null && x > max) max = x;
+  if (!v.length) return '';
+  const step = v.length > 1 ? w / (v.length - 1) : w;
+  let d = '';
+  let pen = false;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === null || v[i] === undefined) { pen = false; continue; }
+    const x = (i * step).toFixed(1);
+    const y = (h - 2 - (max > 0 ? (v[i] / max) * (h - 4) : 0)).toFixed(1);
+    d += (pen ? 'L' : 'M') + x + ' ' + y;
+    pen = true;
+  }
+  const area = d ? `<path d="${d}L${w} ${h}L0 ${h}Z" fill="${colour}" fill-opacity=".12" stroke="none"/>` : '';
+  return `<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" aria-hidden="true" preserveAspectRatio="none">` +
+    (d.includes('L') && d.indexOf('M', 1) < 0 ? area : '') + `<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.5" vector-effect="non-scaling-stroke"/></svg>`;
+}
