@@ -59,9 +59,10 @@ export function mount(root, params) {
     // The table is drawn as soon as the names and whole-range figures are
     // in; sparklines and SDK counters fill in when their answers arrive.
     const spark = apiGet('red', { ...rq, by: 'service' }, my.signal);
-    const sdk = apiGet('sdk', rq, my.signal);
     spark.catch(() => {});
-    sdk.catch(() => {});
+    // The SDK counters come from a log scan, the slowest answer of the page:
+    // ask for them only once the table is drawn, so they never delay it.
+    let sdk = null;
     try {
       const [sv, tot] = await Promise.all([
         apiGet('services', rq, my.signal),
@@ -81,6 +82,8 @@ export function mount(root, params) {
       if (prev) for (const r of rows) { const o = prev.find((x) => x.name === r.name); if (o) { r.spark = o.spark; r.sdk = o.sdk; } }
       picker.updated(true);
       draw();
+      sdk = apiGet('sdk', rq, my.signal);
+      sdk.catch(() => {});
     } catch (e) {
       if (e.name === 'AbortError' || my !== ctl) return;
       if (silent && rows) { picker.updated(false, `Refresh failed: ${e.message}`); return; }
