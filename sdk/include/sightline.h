@@ -153,7 +153,8 @@ typedef struct sl_attr {
  * overlay the environment with sl_config_from_env(), then sl_init().
  * Strings are borrowed only until sl_init() returns (it copies them). */
 typedef struct sl_config {
-    const char *endpoint;        /* collector nng URL: tcp://host:port or ipc:///path;
+    const char *endpoint;        /* collector nng URL: tcp://host:port, tls+tcp://host:port
+                                  * (TLS, see tls_* below) or ipc:///path;
                                   * default tcp://127.0.0.1:4318 ($SIGHTLINE_ENDPOINT) */
     const char *service_name;    /* service.name; default "unknown_service"
                                   * ($SIGHTLINE_SERVICE_NAME) */
@@ -161,8 +162,11 @@ typedef struct sl_config {
     const char *environment;     /* deployment.environment.name or NULL
                                   * ($SIGHTLINE_ENVIRONMENT) */
     const char *host_name;       /* host.name; NULL = gethostname() */
-    const char *token;           /* auth token or NULL ($SIGHTLINE_TOKEN); kept for
-                                  * the collector, not sent by wire format v1 */
+    const char *token;           /* ingest token or NULL ($SIGHTLINE_TOKEN): sent in
+                                  * every frame, checked by a collector started with
+                                  * --ingest-token; 1..255 visible ASCII characters
+                                  * (0x21..0x7e).  Use tls+tcp:// off the host: it
+                                  * travels in clear text over tcp:// */
     const sl_attr *resource;     /* extra resource attributes (copied), or NULL;
                                   * non-empty keys */
     size_t nresource;            /* at most 125: a local root span carries its own
@@ -206,6 +210,17 @@ typedef struct sl_config {
                                * "sightline.sdk.stats" log record this often and at
                                * shutdown (docs/sdk.md); 0 = default 10000,
                                * UINT32_MAX = never */
+
+    /* TLS, for tls+tcp:// endpoints only (setting any of them with another
+     * scheme is SL_ECONFIG: it would not protect anything). */
+    const char *tls_ca;          /* PEM file of the CA(s) that signed the collector's
+                                  * certificate; NULL = the system bundle
+                                  * /etc/ssl/certs/ca-certificates.crt ($SIGHTLINE_TLS_CA) */
+    const char *tls_server_name; /* name the certificate must carry; NULL = the
+                                  * endpoint's host ($SIGHTLINE_TLS_SERVER_NAME) */
+    int tls_insecure;            /* 1: do not verify the certificate at all (tests
+                                  * only; sl_init prints a warning once)
+                                  * ($SIGHTLINE_TLS_INSECURE=1) */
 } sl_config;
 
 /* Fills *c with the defaults above (no environment).  Never fails. */

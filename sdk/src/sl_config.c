@@ -160,6 +160,18 @@ int sl_config_from_env(sl_config *c, char *err, size_t errlen)
                             "SIGHTLINE_COMPRESSION=\"%s\": expected auto, none or a zlib level 1..9",
                             v);
     }
+    if ((v = getenv("SIGHTLINE_TLS_CA")) != NULL && *v != '\0')
+        c->tls_ca = v;
+    if ((v = getenv("SIGHTLINE_TLS_SERVER_NAME")) != NULL && *v != '\0')
+        c->tls_server_name = v;
+    if ((v = getenv("SIGHTLINE_TLS_INSECURE")) != NULL && *v != '\0') {
+        if (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0)
+            c->tls_insecure = 1;
+        else if (strcmp(v, "0") == 0 || strcasecmp(v, "false") == 0)
+            c->tls_insecure = 0;
+        else
+            return cfg_fail(err, errlen, "SIGHTLINE_TLS_INSECURE=\"%s\": expected 1 or 0", v);
+    }
     if ((rc = env_u64("SIGHTLINE_ACK_TIMEOUT_MS", 10, 600000, &u, err, errlen)) < 0)
         return rc;
     if (rc == 0)

@@ -691,7 +691,9 @@ static void cut(struct sl_exporter *e)
     uint8_t *bytes = NULL;
     size_t len = 0;
     e->b->batch_id = e->batch_base + ++e->batch_ctr;
-    int rc = slc_wire_encode(e->b, e->zlevel, &bytes, &len);
+    /* The token rides in every frame (the collector checks each one; a
+     * retry after a token rotation is still the same batch to it). */
+    int rc = slc_wire_encode_token(e->b, e->zlevel, sl__g.token, sl__g.token_len, &bytes, &len);
     if (rc != 0) {
         sl__exp_count_drop(SL_DROP_ENCODE, e->bspans, e->blogs);
         sl__set_last_error(rc, "encoding a frame of %u spans and %u logs failed: %s", e->bspans,
@@ -1020,13 +1022,30 @@ static void *sender_main(void *arg)
             pop_frame(e);
             continue;
         }
-        if (rc == SL_OK && (ack.status == SLC_ACK_REJECTED || ack.status == SLC_ACK_UNAUTHORIZED)) {
-            int unauth = ack.status == SLC_ACK_UNAUTHORIZED;
-            sl__exp_count_drop(unauth ? SL_DROP_UNAUTHORIZED : SL_DROP_REJECTED, f->nspans,
-                               f->nlogs);
-            int code = unauth ? SL_EAUTH : (ack.err != 0 ? ack.err : SL_EINVAL);
-            sl__set_last_error(code, "collector %s batch %016llx (%u spans, %u logs): %s",
-                               unauth ? "refused the token for" : "rejected",
+        if (rc == SL_OK && ack.status == SLC_ACK_UNAUTHORIZED) {
+            sl__exp_count_drop(SL_DROP_UNAUTHORIZED, f->nspans, f->nlogs);
+            sl__set_last_error(SL_EAUTH,
+                               "collector refused the token: set SIGHTLINE_TOKEN to one of the "
+                               "collector's --ingest-token values (%s; batch %016llx, %u spans "
+                               "and %u logs dropped)",
+                               sl__g.token_len ? "a token was sent" : "no token was sent",
+                               (unsigned long long)f->batch_id, f->nspans, f->nlogs);
+            pop_frame(e);
+            /* A wrong token will not fix itself: open the breaker so a
+             * misconfigured service sends one frame per breaker_open_ms
+             * instead of hammering the collector with frames it refuses.
+             * The frames behind wait (and count against the budget). */
+            failures = c->breaker_failures;
+            if (c->breaker_failures > 0) {
+                atomic_store(&xs.breaker_open, 1);
+                not_before = slc_now_ns() + (uint64_t)c->breaker_open_ms * 1000000ull;
+            }
+            continue;
+        }
+        if (rc == SL_OK && ack.status == SLC_ACK_REJECTED) {
+            sl__exp_count_drop(SL_DROP_REJECTED, f->nspans, f->nlogs);
+            int code = ack.err != 0 ? ack.err : SL_EINVAL;
+            sl__set_last_error(code, "collector rejected batch %016llx (%u spans, %u logs): %s",
                                (unsigned long long)f->batch_id, f->nspans, f->nlogs,
                                ack.reason[0] ? ack.reason : sl_strerror(code));
             pop_frame(e);
@@ -1036,12 +1055,23 @@ static void *sender_main(void *arg)
             break;
         /* Keep the frame; retry the same bytes later. */
         atomic_fetch_add(&xs.frames_retried, 1);
-        if (rc == SL_OK) /* SLC_ACK_RETRY or an unknown status */
+        if (rc == SL_OK) { /* SLC_ACK_RETRY or an unknown status */
             sl__set_last_error(SL_EBUSY, "collector asked to retry batch %016llx: %s",
                                (unsigned long long)f->batch_id,
                                ack.reason[0] ? ack.reason : "overloaded");
-        else
+        } else if (rc == SL_ETIMEDOUT && !sl__tp_connected(tp)) {
+            /* No connection at all: nng keeps redialing silently, so find
+             * out why once (refused? TLS handshake failing?) - a timeout
+             * alone tells the operator nothing.  Without mu: it blocks. */
+            pthread_mutex_unlock(&e->mu);
+            char why[200];
+            sl__tp_diagnose(tp, c->ack_timeout_ms, why, sizeof(why));
+            pthread_mutex_lock(&e->mu);
+            sl__set_last_error(rc, "cannot reach the collector at %s: %s; will retry",
+                               sl__g.endpoint, why);
+        } else {
             sl__set_last_error(rc, "%s (endpoint %s); will retry", err, sl__g.endpoint);
+        }
         failures++;
         if (rc == SL_ETIMEDOUT)
             timeouts++;

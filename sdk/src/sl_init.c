@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sl_internal.h"
+#include "slc_wire.h"
 
 struct sl_global sl__g = {.reg_mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -192,6 +193,10 @@ static void free_config_copies(void)
     free(sl__g.environment);
     free(sl__g.host);
     free(sl__g.token);
+    free(sl__g.tls_ca);
+    free(sl__g.tls_server_name);
+    sl__g.tls_ca = sl__g.tls_server_name = NULL;
+    sl__g.token_len = 0;
     for (size_t i = 0; i < sl__g.nresource; i++) {
         free((char *)sl__g.resource[i].key);
         if (sl__g.resource[i].type == SL_ATTR_STR)
@@ -236,9 +241,13 @@ static int copy_config(const sl_config *c)
     sl__g.environment = dup_or_null(c->environment);
     sl__g.host = dup_or_null(h);
     sl__g.token = dup_or_null(c->token);
+    sl__g.token_len = c->token != NULL ? strlen(c->token) : 0;
+    sl__g.tls_ca = dup_or_null(c->tls_ca);
+    sl__g.tls_server_name = dup_or_null(c->tls_server_name);
     if (sl__g.endpoint == NULL || sl__g.service == NULL ||
         (c->service_version && !sl__g.service_version) || (c->environment && !sl__g.environment) ||
-        (h && !sl__g.host) || (c->token && !sl__g.token))
+        (h && !sl__g.host) || (c->token && !sl__g.token) || (c->tls_ca && !sl__g.tls_ca) ||
+        (c->tls_server_name && !sl__g.tls_server_name))
         return SL_ENOMEM;
     sl__g.resource = calloc(c->nresource + 3, sizeof(sl_attr));
     if (sl__g.resource == NULL)
@@ -277,6 +286,50 @@ static int check_resource(const sl_config *c, char *err, size_t errlen)
     return SL_OK;
 }
 
+/* The token goes into every frame; the collector takes 1..255 visible
+ * ASCII bytes.  Anything else could only ever be refused, so it is a
+ * start-up error that names the problem, not a stream of dropped frames. */
+static int check_token(const char *t, char *err, size_t errlen)
+{
+    if (t == NULL)
+        return SL_OK;
+    size_t n = strnlen(t, SLC_WIRE_TOKEN_MAX + 1);
+    if (n == 0 || n > SLC_WIRE_TOKEN_MAX) {
+        snprintf(err, errlen,
+                 "the ingest token (SIGHTLINE_TOKEN) is %s: it must be 1 to %d characters",
+                 n == 0 ? "empty" : "too long", SLC_WIRE_TOKEN_MAX);
+        return SL_ECONFIG;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (ch < 0x21 || ch > 0x7e) {
+            snprintf(err, errlen,
+                     "the ingest token (SIGHTLINE_TOKEN) has byte 0x%02x at position %zu: only "
+                     "visible ASCII is allowed (no spaces or control characters; a trailing "
+                     "newline?)",
+                     ch, i);
+            return SL_ECONFIG;
+        }
+    }
+    return SL_OK;
+}
+
+/* TLS settings only mean something for tls+tcp://; on another scheme they
+ * would silently protect nothing. */
+static int check_tls(const sl_config *c, char *err, size_t errlen)
+{
+    int is_tls = strncmp(c->endpoint, "tls+tcp://", 10) == 0 ||
+                 strncmp(c->endpoint, "tls+tcp4://", 11) == 0 ||
+                 strncmp(c->endpoint, "tls+tcp6://", 11) == 0;
+    if (is_tls || (c->tls_ca == NULL && c->tls_server_name == NULL && !c->tls_insecure))
+        return SL_OK;
+    snprintf(err, errlen,
+             "TLS settings (SIGHTLINE_TLS_*) are set but the endpoint \"%.60s\" is not "
+             "tls+tcp://; use tls+tcp://host:port or unset them",
+             c->endpoint);
+    return SL_ECONFIG;
+}
+
 static int check_config(const sl_config *c, char *err, size_t errlen)
 {
     if (c->endpoint == NULL || *c->endpoint == '\0')
@@ -311,8 +364,17 @@ static int check_config(const sl_config *c, char *err, size_t errlen)
                  "nresource %zu is over %d: the collector takes at most 256 attributes per "
                  "span, and a local root span carries its own and every resource attribute",
                  c->nresource, SL_MAX_RESOURCE);
-    else
+    else if (c->tls_ca != NULL && *c->tls_ca == '\0')
+        snprintf(err, errlen, "tls_ca is empty: give a PEM file path or NULL");
+    else if (c->tls_server_name != NULL && *c->tls_server_name == '\0')
+        snprintf(err, errlen, "tls_server_name is empty: give a host name or NULL");
+    else {
+        int rc;
+        if ((rc = check_token(c->token, err, errlen)) != 0 ||
+            (rc = check_tls(c, err, errlen)) != 0)
+            return rc;
         return check_resource(c, err, errlen);
+    }
     return SL_ECONFIG;
 }
 
@@ -360,6 +422,7 @@ int sl_init(const sl_config *cfg)
     sl__g.cfg.endpoint = sl__g.cfg.service_name = NULL;
     sl__g.cfg.service_version = sl__g.cfg.environment = NULL;
     sl__g.cfg.host_name = sl__g.cfg.token = NULL;
+    sl__g.cfg.tls_ca = sl__g.cfg.tls_server_name = NULL;
     sl__g.cfg.resource = NULL;
     /* Accepted up to 1 MiB for compatibility, but clamped to what the
      * collector takes (sl_internal.h, SL_*_CAP). */
@@ -386,6 +449,15 @@ int sl_init(const sl_config *cfg)
     atomic_store(&sl__g.mem_used, 0);
     atomic_store(&sl__g.ntbufs, 0);
 
+    if (cfg->tls_insecure) {
+        /* Once per process: a test suite restarting the SDK should not
+         * flood stderr, and one line is enough to be noticed. */
+        static _Atomic int warned;
+        if (!atomic_exchange(&warned, 1))
+            fprintf(stderr, "sightline: warning: SIGHTLINE_TLS_INSECURE is set: the collector's "
+                            "certificate is NOT verified, so anyone on the path can read and "
+                            "alter the data and the token; use it for tests only\n");
+    }
     if ((rc = sl__exp_start(err, sizeof(err))) != 0) {
         sl__set_last_error(rc, "sl_init: %s", err);
         goto fail;

@@ -221,6 +221,8 @@ struct sl_global {
 
     /* configuration (copied strings; read-only while running) */
     _Alignas(64) char *endpoint, *service, *service_version, *environment, *host, *token;
+    size_t token_len;             /* 0: no token */
+    char *tls_ca, *tls_server_name; /* NULL: system bundle / the endpoint's host */
     sl_attr *resource;
     size_t nresource;
     sl_config cfg; /* numeric limits (its string fields are not used) */
@@ -308,6 +310,10 @@ void sl__set_last_error(int err, const char *fmt, ...) __attribute__((format(pri
 /* ---- sl_transport.c -------------------------------------------------------- */
 
 struct sl_transport;
+/* Opens the req socket and starts dialing url in the background.  For
+ * tls+tcp:// it applies sl__g's TLS settings (CA file, server name,
+ * insecure: sl__g.cfg.tls_insecure).  SL_ECONFIG for a bad URL or TLS
+ * setting (CA file unreadable), SL_ETRANSPORT, SL_ENOMEM; message in err. */
 int sl__tp_open(struct sl_transport **out, const char *url, uint32_t timeout_ms, char *err,
                 size_t errlen);
 /* Sends one frame and waits for its ack.  SL_OK with *ack filled, or
@@ -317,6 +323,14 @@ int sl__tp_roundtrip(struct sl_transport *t, const uint8_t *frame, size_t len, v
                      char *err, size_t errlen);
 /* Unblocks a roundtrip in progress; the transport can only be freed after. */
 void sl__tp_abort(struct sl_transport *t);
+/* After a send timed out with no connection up: makes one bounded
+ * connection attempt of its own (plain stream, no SP socket) to learn why
+ * - refused, unreachable, or for TLS the handshake's verdict (certificate
+ * not trusted, name mismatch) - and writes that into err.  Blocks for at
+ * most timeout_ms; sl__tp_abort() cuts it short.  Sender thread only. */
+void sl__tp_diagnose(struct sl_transport *t, uint32_t timeout_ms, char *err, size_t errlen);
+/* 1 if at least one connection to the collector is up now. */
+int sl__tp_connected(struct sl_transport *t);
 void sl__tp_free(struct sl_transport *t);
 
 /* ---- small shared helpers -------------------------------------------------- */

@@ -7,7 +7,7 @@
 #   tests/unit/sdk_tsan.sh            build into build/tsan and run
 #   O=/tmp/x tests/unit/sdk_tsan.sh   another output directory
 #
-# Exit status 0 only if both tests pass with no TSan report.
+# Exit status 0 only if every test passes with no TSan report.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build/tsan}
@@ -22,19 +22,28 @@ LIBS=(-lcmocka -lnng -lz -lm)
 
 start=$(date +%s)
 pids=()
-for t in span export safety; do
+for t in span export safety security; do
   "$CC" "${FLAGS[@]}" -o "$O/test_sdk_$t" "tests/unit/test_sdk_$t.c" "${SRC[@]}" "${LIBS[@]}" &
   pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
 echo "sdk_tsan: built in $(( $(date +%s) - start )) s"
 
+# libnng is not built with TSan: its atomics (reference counts handing an
+# object to nng's reaper thread) are invisible, so a mutex that our thread
+# locked inside nng and that "nng:reap2" destroys later is reported as a
+# race (seen with the SDK's connection probe, sl__tp_diagnose).  Suppress
+# races whose stacks pass through libnng; a race between SDK or test code
+# alone (nng not on either stack) is still reported.
+SUPP="$O/sdk_tsan.supp"
+printf 'race:libnng.so.1\n' >"$SUPP"
+
 rc=0
-for t in span export safety; do
+for t in span export safety security; do
   log="$O/test_sdk_$t.log"
   # halt_on_error: the first race fails the run; second_deadlock_stack helps
   # read lock-order reports.
-  if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
+  if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$SUPP ${TSAN_OPTIONS:-}" \
       "$O/test_sdk_$t" >"$log" 2>&1 && ! grep -q "WARNING: ThreadSanitizer" "$log"; then
     echo "sdk_tsan: test_sdk_$t ok ($(grep -c '^\[       OK \]' "$log") tests)"
   else

@@ -3,7 +3,10 @@
  * socket on its own thread that decodes every frame with slc_wire_decode(),
  * keeps what it stored (deduplicated by batch id, as the real collector
  * does) and answers with a real ack.  Its behaviour can be scripted: answer
- * RETRY a number of times first, or reject everything.
+ * RETRY a number of times first, or reject everything.  Like the real
+ * collector it can require an ingest token (checked per frame with
+ * slc_wire_peek_token; UNAUTHORIZED when missing or wrong) and listen on
+ * tls+tcp:// with a certificate (tcol_start_ex).
  *
  * Header-only (static functions) because each test file is its own program.
  */
@@ -12,6 +15,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,8 @@ struct tcol_store {
     uint64_t seen[TCOL_MAX_SEEN]; /* every batch id received, retries included */
     size_t nseen;
     size_t nrejected_decode;
+    size_t nunauthorized;  /* frames refused for their token */
+    size_t ntokened;       /* frames that carried a token */
     char last_reject[200]; /* the decoder's message for the last rejected frame */
 };
 
@@ -45,7 +51,15 @@ struct tcol {
     int unauthorized;  /* answer UNAUTHORIZED to everything */
     int zero_reject_id; /* REJECTED/UNAUTHORIZED acks carry batch id 0, as older
                          * collectors send for header-level rejections */
+    char token[256];    /* required ingest token; "" = none required */
+    nng_listener lst;
     struct tcol_store *store;
+};
+
+/* Options of tcol_start_ex. */
+struct tcol_opts {
+    const char *token;         /* require this ingest token (NULL: open) */
+    const char *cert_key_file; /* PEM with certificate and key: listen with TLS */
 };
 
 static __attribute__((unused)) void tcol_store_init(struct tcol_store *s)
@@ -78,14 +92,29 @@ static __attribute__((unused)) void *tcol_main(void *arg)
         uint64_t bid = 0;
         size_t flen = 0;
         (void)slc_wire_peek(buf, len, &bid, &flen);
+        const uint8_t *tok = NULL;
+        size_t toklen = 0;
+        int tok_ok = 1, has_tok = 0;
+        if (slc_wire_peek_token(buf, len, &tok, &toklen) == 0) {
+            has_tok = toklen > 0;
+            if (c->token[0] != '\0')
+                tok_ok = toklen == strlen(c->token) && memcmp(tok, c->token, toklen) == 0;
+        }
         int rc = slc_wire_decode(buf, len, NULL, &b, why, sizeof(why));
         nng_free(buf, len);
         struct tcol_store *s = c->store;
         pthread_mutex_lock(&s->mu);
+        s->ntokened += (size_t)has_tok;
         if (s->nseen < TCOL_MAX_SEEN)
             s->seen[s->nseen++] = bid;
         ack.batch_id = bid;
-        if (rc != 0) {
+        if (!tok_ok) {
+            s->nunauthorized++;
+            ack.status = SLC_ACK_UNAUTHORIZED;
+            ack.err = SL_EAUTH;
+            snprintf(ack.reason, sizeof(ack.reason), "%s",
+                     has_tok ? "ingest token not accepted" : "ingest token required");
+        } else if (rc != 0) {
             s->nrejected_decode++;
             snprintf(s->last_reject, sizeof(s->last_reject), "%s", why);
             ack.status = SLC_ACK_REJECTED;
@@ -131,24 +160,61 @@ static __attribute__((unused)) void *tcol_main(void *arg)
     return NULL;
 }
 
-/* Starts a collector listening on url, storing into store.  0 or -1. */
-static __attribute__((unused)) int tcol_start(struct tcol *c, const char *url, struct tcol_store *store)
+/* Starts a collector listening on url, storing into store, with options
+ * (NULL: none; the strings are used only during the call).  0 or -1. */
+static __attribute__((unused)) int tcol_start_ex(struct tcol *c, const char *url,
+                                                 struct tcol_store *store,
+                                                 const struct tcol_opts *o)
 {
+    nng_listener l = NNG_LISTENER_INITIALIZER;
+    nng_tls_config *tls = NULL;
     memset(c, 0, sizeof(*c));
     c->store = store;
+    if (o != NULL && o->token != NULL)
+        snprintf(c->token, sizeof(c->token), "%s", o->token);
     if (nng_rep0_open(&c->sock) != 0)
         return -1;
     nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
-    if (nng_listen(c->sock, url, NULL, 0) != 0) {
-        nng_close(c->sock);
-        return -1;
+    if (nng_listener_create(&l, c->sock, url) != 0)
+        goto fail;
+    if (o != NULL && o->cert_key_file != NULL) {
+        if (nng_tls_config_alloc(&tls, NNG_TLS_MODE_SERVER) != 0)
+            goto fail;
+        int rv = nng_tls_config_cert_key_file(tls, o->cert_key_file, NULL);
+        if (rv == 0)
+            rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, tls);
+        nng_tls_config_free(tls); /* the listener holds its own reference */
+        if (rv != 0) {
+            fprintf(stderr, "tcol: TLS setup with %s: %s\n", o->cert_key_file, nng_strerror(rv));
+            goto fail;
+        }
     }
-    if (pthread_create(&c->th, NULL, tcol_main, c) != 0) {
-        nng_close(c->sock);
-        return -1;
-    }
+    if (nng_listener_start(l, 0) != 0)
+        goto fail;
+    c->lst = l;
+    if (pthread_create(&c->th, NULL, tcol_main, c) != 0)
+        goto fail;
     c->started = 1;
     return 0;
+fail:
+    nng_close(c->sock);
+    return -1;
+}
+
+/* Starts a collector listening on url, storing into store.  0 or -1. */
+static __attribute__((unused)) int tcol_start(struct tcol *c, const char *url, struct tcol_store *store)
+{
+    return tcol_start_ex(c, url, store, NULL);
+}
+
+/* The TCP port a started collector listens on (after listening on port 0),
+ * or -1. */
+static __attribute__((unused)) int tcol_port(struct tcol *c)
+{
+    nng_sockaddr sa;
+    if (nng_listener_get_addr(c->lst, NNG_OPT_LOCADDR, &sa) != 0 || sa.s_family != NNG_AF_INET)
+        return -1;
+    return ((sa.s_in.sa_port & 0xff) << 8) | (sa.s_in.sa_port >> 8);
 }
 
 static __attribute__((unused)) void tcol_stop(struct tcol *c)
