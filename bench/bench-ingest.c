@@ -392,7 +392,7 @@ int main(int argc, char **argv)
             snprintf(dir, sizeof dir, "%s/run%d-%s", root, r, phase ? "logs" : "spans");
             snprintf(url, sizeof url, "ipc://%s/ingest%d%d.ipc", root, r, phase);
             int http_port =
-                20000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13 + (unsigned)phase) % 30000;
+                12000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13 + (unsigned)phase) % 20000;
             pid_t pid = start_collector(&o, dir, url, http_port);
             if (pid < 0 || wait_listening(url)) {
                 fprintf(stderr, "bench-ingest: collector did not start\n");

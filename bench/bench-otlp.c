@@ -874,8 +874,9 @@ int main(int argc, char **argv)
         for (int k = 0; k < M_COUNT && rc == 0; k++) {
             enum mode m = (enum mode)((k + r) % M_COUNT);
             char dir[256], url[300], cmd[600];
-            int port = 20000 + (int)(((unsigned)getpid() * 7 + (unsigned)r * 13 +
-                                      (unsigned)m * 5) % 30000);
+            /* below the ephemeral range (32768+), so no port-0 bind takes it */
+            int port = 12000 + (int)(((unsigned)getpid() * 7 + (unsigned)r * 13 +
+                                      (unsigned)m * 5) % 20000);
             snprintf(dir, sizeof dir, "%s/run%d-%s", root, r, mode_name[m]);
             snprintf(url, sizeof url, "ipc://%s/ingest%d%d.ipc", root, r, (int)m);
             pid_t pid = start_collector(&o, dir, url, port);

@@ -21,7 +21,7 @@
 
 #define COL_DEFAULT_LISTEN "tcp://127.0.0.1:4318"
 
-enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL, K_DUR, K_TOKEN };
+enum col_kind { K_STR, K_LIST, K_INT, K_U32, K_BOOL, K_LEVEL, K_DUR, K_TOKEN, K_APITOKEN };
 
 struct col_setting {
     const char *name;
@@ -105,6 +105,30 @@ static const struct col_setting col_settings[] = {
      "PEM certificate (chain) for tls+tcp:// listen URLs"},
     {"tls-key", K_STR, OFF(tls_key), COL_PATH_MAX, 0, 0, "FILE",
      "PEM private key (unencrypted) of --tls-cert"},
+    /* HTTP API: K_APITOKEN's min is the scope (1 read, 2 admin) */
+    {"http-tls-cert", K_STR, OFF(http_tls_cert), COL_PATH_MAX, 0, 0, "FILE",
+     "PEM certificate (chain): serve the API and dashboard over HTTPS only"},
+    {"http-tls-key", K_STR, OFF(http_tls_key), COL_PATH_MAX, 0, 0, "FILE",
+     "PEM private key (unencrypted) of --http-tls-cert"},
+    {"api-token-read", K_APITOKEN, OFF(api_tokens), 0, 1, 0, "TOKEN",
+     "API token that may read (GET /api/..., /metrics; 'Authorization: Bearer'); repeatable; "
+     "none of these and no admin token = open API"},
+    {"api-token-admin", K_APITOKEN, OFF(api_tokens), 0, 2, 0, "TOKEN",
+     "API token that may also change data (alert rules: PUT, POST, DELETE); repeatable"},
+    {"api-tokens-file", K_STR, OFF(api_tokens_file), COL_PATH_MAX, 0, 0, "FILE",
+     "more API tokens, one 'read TOKEN' or 'admin TOKEN' a line ('#' comments)"},
+    {"http-max-conns-per-ip", K_INT, OFF(http_max_conns_per_ip), 0, 1, 100000, "N",
+     "concurrent HTTP connections from one client address"},
+    {"http-max-header-bytes", K_INT, OFF(http_max_header_bytes), 0, 1024, 1048576, "BYTES",
+     "request headers (names and values) larger than this get 431"},
+    {"http-max-headers", K_INT, OFF(http_max_headers), 0, 8, 10000, "N",
+     "requests with more header lines get 431"},
+    {"http-max-url-bytes", K_INT, OFF(http_max_url_bytes), 0, 256, 1048576, "BYTES",
+     "requests whose path and query are longer get 414"},
+    {"http-max-body-bytes", K_INT, OFF(http_max_body_bytes), 0, 1024, 64 << 20, "BYTES",
+     "API request bodies (alert rules) larger than this get 413 (receivers: --max-frame-bytes)"},
+    {"min-free-disk-mb", K_INT, OFF(min_free_disk_mb), 0, 0, 1048576, "MB",
+     "refuse writes (senders get RETRY) while the data disk has less free space (0 = no check)"},
 };
 
 #define NSETTINGS (sizeof col_settings / sizeof col_settings[0])
@@ -130,6 +154,12 @@ void col_config_defaults(col_config *c)
     c->retention_size_mb = 0;
     c->retention_interval_ns = 60ULL * 1000000000ULL;
     c->memory_budget_mb = 512;
+    c->http_max_conns_per_ip = 64;
+    c->http_max_header_bytes = 16384;
+    c->http_max_headers = 64;
+    c->http_max_url_bytes = 8192;
+    c->http_max_body_bytes = 1 << 20;
+    c->min_free_disk_mb = 64;
     c->alert_interval_ns = 10ULL * 1000000000ULL;
     c->alert_history = 1000;
 }
@@ -217,6 +247,24 @@ int col_config_set(col_config *c, const char *name, const char *value, char *err
             return SL_ECONFIG;
         }
         memcpy(c->ingest_tokens[c->ningest_tokens++], value, n + 1);
+        return 0;
+    }
+    case K_APITOKEN: {
+        size_t n = strlen(value);
+        int ok = n > 0 && n < COL_TOKEN_MAX;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = value[i] > ' ' && value[i] < 0x7f;
+        if (!ok) {
+            snprintf(err, errlen, "'%s' must be 1..%d visible ASCII characters (no spaces)",
+                     name, COL_TOKEN_MAX - 1);
+            return SL_ECONFIG;
+        }
+        if (c->napi_tokens >= COL_MAX_TOKENS) {
+            snprintf(err, errlen, "more than %d API tokens", COL_MAX_TOKENS);
+            return SL_ECONFIG;
+        }
+        c->api_token_admin[c->napi_tokens] = s->min == 2;
+        memcpy(c->api_tokens[c->napi_tokens++], value, n + 1);
         return 0;
     }
     case K_INT:
@@ -334,10 +382,60 @@ static int col_load_tokens(col_config *c, char *err, size_t errlen)
     return rv;
 }
 
+static char *col_trim(char *p);
+
+/* Adds the tokens of c->api_tokens_file: "read TOKEN" or "admin TOKEN"
+ * lines, '#' comments. */
+static int col_load_api_tokens(col_config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(c->api_tokens_file, "r");
+    char line[COL_TOKEN_MAX + 64], msg[256];
+    int lineno = 0, rv = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read api-tokens-file %s: %s", c->api_tokens_file,
+                 strerror(errno));
+        return SL_ECONFIG;
+    }
+    while (rv == 0 && fgets(line, sizeof line, f) != NULL) {
+        char *p = col_trim(line);
+        const char *key = NULL;
+        size_t skip = 0;
+        lineno++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        if (strncmp(p, "read", 4) == 0 && (p[4] == ' ' || p[4] == '\t')) {
+            key = "api-token-read";
+            skip = 4;
+        } else if (strncmp(p, "admin", 5) == 0 && (p[5] == ' ' || p[5] == '\t')) {
+            key = "api-token-admin";
+            skip = 5;
+        }
+        if (key == NULL) {
+            snprintf(err, errlen, "%s:%d: expected 'read TOKEN' or 'admin TOKEN'",
+                     c->api_tokens_file, lineno);
+            rv = SL_ECONFIG;
+        } else if (col_config_set(c, key, col_trim(p + skip), msg,
+                                  sizeof msg) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", c->api_tokens_file, lineno, msg);
+            rv = SL_ECONFIG;
+        }
+    }
+    explicit_bzero(line, sizeof line);
+    fclose(f);
+    return rv;
+}
+
 int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen)
 {
     if (c->ingest_tokens_file[0] != '\0' && col_load_tokens(c, err, errlen) != 0)
         return SL_ECONFIG;
+    if (c->api_tokens_file[0] != '\0' && col_load_api_tokens(c, err, errlen) != 0)
+        return SL_ECONFIG;
+    if ((c->http_tls_cert[0] == '\0') != (c->http_tls_key[0] == '\0')) {
+        snprintf(err, errlen, "HTTPS needs both 'http-tls-cert' and 'http-tls-key'");
+        return SL_ECONFIG;
+    }
     if (c->nlisten == 0)
         snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", COL_DEFAULT_LISTEN);
     if (c->ui_dir[0] == '\0')
@@ -396,6 +494,16 @@ static void col_print_value(FILE *f, const col_config *c, const struct col_setti
         else
             fprintf(f, "%d set", c->ningest_tokens);
         break;
+    case K_APITOKEN: {
+        int n = 0;
+        for (int i = 0; i < c->napi_tokens; i++)
+            n += c->api_token_admin[i] == (s->min == 2);
+        if (n == 0)
+            fprintf(f, "none");
+        else
+            fprintf(f, "%d set", n);
+        break;
+    }
     }
 }
 
@@ -508,6 +616,17 @@ int col_config_diff(const col_config *a, const col_config *b, char *out, size_t 
                 memcmp(a->ingest_tokens, b->ingest_tokens, sizeof a->ingest_tokens) != 0) {
                 used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0,
                                          "%singest tokens changed", n ? "; " : "");
+                n++;
+            }
+            continue;
+        }
+        if (s->kind == K_APITOKEN) {
+            if (s->min == 1 &&
+                (a->napi_tokens != b->napi_tokens ||
+                 memcmp(a->api_tokens, b->api_tokens, sizeof a->api_tokens) != 0 ||
+                 memcmp(a->api_token_admin, b->api_token_admin, sizeof a->api_token_admin) != 0)) {
+                used += (size_t)snprintf(out + used, used < outlen ? outlen - used : 0,
+                                         "%sAPI tokens changed (needs a restart)", n ? "; " : "");
                 n++;
             }
             continue;

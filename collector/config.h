@@ -51,6 +51,19 @@ typedef struct col_config {
     char ingest_tokens_file[COL_PATH_MAX]; /* "ingest-tokens-file": one token a line */
     char tls_cert[COL_PATH_MAX];          /* "tls-cert": PEM, for tls+tcp:// listen URLs */
     char tls_key[COL_PATH_MAX];           /* "tls-key": PEM, unencrypted */
+    /* HTTP API hardening (http.c, auth.h) */
+    char http_tls_cert[COL_PATH_MAX];     /* "http-tls-cert": PEM; set = HTTPS */
+    char http_tls_key[COL_PATH_MAX];      /* "http-tls-key": PEM, unencrypted */
+    char api_tokens[COL_MAX_TOKENS][COL_TOKEN_MAX]; /* "api-token-read", "api-token-admin" */
+    int api_token_admin[COL_MAX_TOKENS];  /* 1 = admin scope, 0 = read */
+    int napi_tokens;
+    char api_tokens_file[COL_PATH_MAX];   /* "api-tokens-file": "read|admin TOKEN" lines */
+    int http_max_conns_per_ip;            /* "http-max-conns-per-ip" */
+    int http_max_header_bytes;            /* "http-max-header-bytes" */
+    int http_max_headers;                 /* "http-max-headers" */
+    int http_max_url_bytes;               /* "http-max-url-bytes" */
+    int http_max_body_bytes;              /* "http-max-body-bytes": API request bodies */
+    int min_free_disk_mb;                 /* "min-free-disk-mb": 0 = no check */
 } col_config;
 
 /* Fills *c with every default.  "listen" starts empty; col_config_finish()

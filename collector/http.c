@@ -14,10 +14,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "otlp.h"
 #include "sightline.h"
@@ -28,6 +30,16 @@ struct col_http {
     col_api api;
     char ui_real[PATH_MAX]; /* resolved ui dir, "" if missing */
     uint16_t port;
+    col_auth *auth;            /* NULL = open API */
+    struct col_ingest *ingest; /* borrowed; NULL = open receivers */
+    size_t max_header_bytes, max_url_bytes, max_body_bytes;
+    unsigned max_headers;
+    char *tls_cert, *tls_key; /* PEM text handed to MHD; kept while it runs */
+};
+
+/* A response header added to the next col_queue() answer (WWW-Authenticate). */
+struct col_hdr {
+    const char *name, *value;
 };
 
 static const char *col_arg(void *cx, const char *name)
@@ -35,14 +47,17 @@ static const char *col_arg(void *cx, const char *name)
     return MHD_lookup_connection_value(cx, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static enum MHD_Result col_queue(struct MHD_Connection *c, col_stats *st, int status,
-                                 struct MHD_Response *r, const char *ctype)
+static enum MHD_Result col_queue_h(struct MHD_Connection *c, col_stats *st, int status,
+                                   struct MHD_Response *r, const char *ctype,
+                                   const struct col_hdr *extra)
 {
     enum MHD_Result ret;
 
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (extra != NULL && extra->value != NULL)
+        MHD_add_response_header(r, extra->name, extra->value);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (status >= 400)
         atomic_fetch_add_explicit(&st->http_errors, 1, memory_order_relaxed);
@@ -51,8 +66,14 @@ static enum MHD_Result col_queue(struct MHD_Connection *c, col_stats *st, int st
     return ret;
 }
 
-static enum MHD_Result col_send_json(struct MHD_Connection *c, col_stats *st,
-                                     col_api_resp *resp)
+static enum MHD_Result col_queue(struct MHD_Connection *c, col_stats *st, int status,
+                                 struct MHD_Response *r, const char *ctype)
+{
+    return col_queue_h(c, st, status, r, ctype, NULL);
+}
+
+static enum MHD_Result col_send_json_h(struct MHD_Connection *c, col_stats *st,
+                                       col_api_resp *resp, const struct col_hdr *extra)
 {
     char *text = resp->body != NULL ? json_dumps(resp->body, JSON_COMPACT) : NULL;
     struct MHD_Response *r;
@@ -71,7 +92,13 @@ static enum MHD_Result col_send_json(struct MHD_Connection *c, col_stats *st,
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    return col_queue(c, st, resp->status, r, "application/json; charset=utf-8");
+    return col_queue_h(c, st, resp->status, r, "application/json; charset=utf-8", extra);
+}
+
+static enum MHD_Result col_send_json(struct MHD_Connection *c, col_stats *st,
+                                     col_api_resp *resp)
+{
+    return col_send_json_h(c, st, resp, NULL);
 }
 
 static enum MHD_Result col_static_error(struct MHD_Connection *c, col_stats *st, int status,
@@ -187,6 +214,9 @@ static enum MHD_Result col_send_recv(struct MHD_Connection *c, col_stats *st, co
         return MHD_NO;
     if (resp->retry_after != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    if (resp->status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"sightline-ingest\"");
     return col_queue(c, st, resp->status, r,
                      resp->ctype != NULL ? resp->ctype : "text/plain; charset=utf-8");
 }
@@ -215,6 +245,13 @@ static enum MHD_Result col_recv_request(struct col_http *h, struct MHD_Connectio
         const char *cl =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
+        /* The ingest token is checked on the headers, before any of the
+         * body is buffered. */
+        if (col_recv_authorize(h->ingest, h->api.stats, route, ctype,
+                               MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                           MHD_HTTP_HEADER_AUTHORIZATION),
+                               &resp) != 0)
+            return col_send_recv(c, h->api.stats, &resp);
         if (strcmp(method, "POST") != 0) {
             col_recv_handle(h->api.store, h->api.stats, lim, route, method, ctype, NULL, NULL, 0,
                             &resp);
@@ -253,6 +290,66 @@ static void col_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+static enum MHD_Result col_count_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += (key != NULL ? strlen(key) : 0) + (value != NULL ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+/* Checks made once per request, on its headers, before anything else reads
+ * them or any body is buffered: the size of the URL and of the headers
+ * (libmicrohttpd's per-connection memory is the hard cap; these give a
+ * clear answer below it), then the API token (auth.h).  Returns 0 when the
+ * request may go on, else 1 with the result of queueing the refusal in
+ * *ret. */
+static int col_check_request(struct col_http *h, struct MHD_Connection *c, const char *method,
+                             const char *url, enum MHD_Result *ret)
+{
+    col_stats *st = h->api.stats;
+    col_api_resp resp = {0};
+    const char *www = NULL;
+    size_t ubytes = strlen(url), hbytes = 0;
+    int nh;
+
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, col_count_bytes, &ubytes);
+    if (ubytes > h->max_url_bytes) {
+        atomic_fetch_add_explicit(&st->http_requests, 1, memory_order_relaxed);
+        *ret = col_static_error(c, st, 414, "uri_too_long",
+                                "the URL (path and query) is longer than %zu bytes "
+                                "(--http-max-url-bytes); shorten the query",
+                                h->max_url_bytes);
+        return 1;
+    }
+    nh = MHD_get_connection_values(c, MHD_HEADER_KIND, col_count_bytes, &hbytes);
+    if (nh < 0 || (unsigned)nh > h->max_headers || hbytes > h->max_header_bytes) {
+        atomic_fetch_add_explicit(&st->http_requests, 1, memory_order_relaxed);
+        *ret = col_static_error(c, st, 431, "headers_too_large",
+                                "the request has %d headers of %zu bytes; at most %u headers "
+                                "of %zu bytes in all are accepted (--http-max-headers, "
+                                "--http-max-header-bytes)",
+                                nh, hbytes, h->max_headers, h->max_header_bytes);
+        return 1;
+    }
+    if (col_recv_match(url) != COL_RECV_NONE)
+        return 0; /* ingest tokens: col_recv_request() */
+    if (col_auth_check(h->auth, method, url,
+                       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION),
+                       &resp, &www) == 0)
+        return 0;
+    atomic_fetch_add_explicit(&st->http_requests, 1, memory_order_relaxed);
+    {
+        struct col_hdr hdr = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, www};
+        *ret = col_send_json_h(c, st, &resp, &hdr);
+    }
+    json_decref(resp.body);
+    return 1;
+}
+
 static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const char *url,
                                    const char *method, const char *version,
                                    const char *upload_data, size_t *upload_data_size,
@@ -264,6 +361,8 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     enum MHD_Result ret;
 
     (void)version;
+    if (*con_cls == NULL && col_check_request(h, c, method, url, &ret))
+        return ret;
     enum col_recv_route route = col_recv_match(url);
     if (route != COL_RECV_NONE)
         return col_recv_request(h, c, route, method, upload_data, upload_data_size, con_cls);
@@ -273,7 +372,7 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     if (u == NULL && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
         strncmp(url, "/api/", 5) == 0) {
         atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
-        u = col_recv_upload_new(COL_RECV_NONE, COL_API_BODY_MAX);
+        u = col_recv_upload_new(COL_RECV_NONE, h->max_body_bytes);
         if (u == NULL)
             return MHD_NO;
         *con_cls = u;
@@ -287,10 +386,14 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     if (u == NULL)
         atomic_fetch_add_explicit(&h->api.stats->http_requests, 1, memory_order_relaxed);
     else if (u->too_big || u->busy) {
-        ret = col_static_error(c, h->api.stats, u->too_big ? 413 : 503,
-                               u->too_big ? "too_big" : "busy", "%s",
-                               u->too_big ? "the request body is larger than 1 MiB"
-                                          : "the collector is short of memory; retry later");
+        if (u->too_big)
+            ret = col_static_error(c, h->api.stats, 413, "too_big",
+                                   "the request body is larger than %zu bytes "
+                                   "(--http-max-body-bytes)",
+                                   h->max_body_bytes);
+        else
+            ret = col_static_error(c, h->api.stats, 503, "busy",
+                                   "the collector is short of memory; retry later");
         col_recv_upload_free(u);
         *con_cls = NULL;
         return ret;
@@ -380,6 +483,74 @@ static int col_resolve(const char *addr, struct sockaddr_storage *ss, char *err,
     return 0;
 }
 
+/* Reads a whole PEM file (at most 1 MiB) into a NUL-terminated string,
+ * owned by the caller. */
+static int col_read_pem(const char *path, const char *what, char **out, char *err,
+                        size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 1 << 20;
+    int rv = SL_EIO;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read the HTTP TLS %s %s: %s", what, path, strerror(errno));
+        return SL_EIO;
+    }
+    buf = malloc(cap + 1);
+    if (buf == NULL) {
+        rv = SL_ENOMEM;
+        goto out;
+    }
+    n = fread(buf, 1, cap + 1, f);
+    if (ferror(f) || n == 0 || n > cap || memchr(buf, '\0', n) != NULL ||
+        strstr((buf[n] = '\0', buf), "-----BEGIN ") == NULL) {
+        snprintf(err, errlen, "the HTTP TLS %s %s is not a PEM file of at most 1 MiB", what,
+                 path);
+        goto out;
+    }
+    *out = buf;
+    buf = NULL;
+    rv = 0;
+out:
+    if (buf != NULL) {
+        explicit_bzero(buf, cap + 1);
+        free(buf);
+    }
+    fclose(f);
+    return rv;
+}
+
+static int col_addr_is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        const uint8_t *b = a->sin6_addr.s6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && b[12] == 127;
+    }
+    return 0;
+}
+
+/* Frees what col_http_start() built; h may be half-built. */
+static void col_http_free(struct col_http *h)
+{
+    if (h == NULL)
+        return;
+    col_auth_free(h->auth);
+    if (h->tls_key != NULL) {
+        explicit_bzero(h->tls_key, strlen(h->tls_key));
+        free(h->tls_key);
+    }
+    free(h->tls_cert);
+    free(h);
+}
+
 int col_http_start(const col_http_opts *o, const col_api *api, col_http **out, char *err,
                    size_t errlen)
 {
@@ -387,8 +558,19 @@ int col_http_start(const col_http_opts *o, const col_api *api, col_http **out, c
     struct sockaddr_storage ss = {0};
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    int tls = o->tls_cert != NULL && o->tls_cert[0] != '\0';
+    size_t memlimit;
     int rv;
 
+    if (tls != (o->tls_key != NULL && o->tls_key[0] != '\0')) {
+        snprintf(err, errlen, "HTTPS needs both --http-tls-cert and --http-tls-key");
+        return SL_EINVAL;
+    }
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "this libmicrohttpd was built without TLS; drop --http-tls-cert "
+                              "or install a libmicrohttpd with GnuTLS");
+        return SL_EINVAL;
+    }
     rv = col_resolve(o->addr, &ss, err, errlen);
     if (rv != 0)
         return rv;
@@ -396,29 +578,75 @@ int col_http_start(const col_http_opts *o, const col_api *api, col_http **out, c
     if (h == NULL)
         return SL_ENOMEM;
     h->api = *api;
+    h->ingest = o->ingest;
+    h->max_header_bytes = o->max_header_bytes > 0 ? (size_t)o->max_header_bytes : 16384;
+    h->max_headers = o->max_headers > 0 ? (unsigned)o->max_headers : 64;
+    h->max_url_bytes = o->max_url_bytes > 0 ? (size_t)o->max_url_bytes : 8192;
+    h->max_body_bytes = o->max_body_bytes > 0 ? o->max_body_bytes : COL_API_BODY_MAX;
+    if (o->nread_tokens + o->nadmin_tokens > 0) {
+        h->auth = col_auth_new(o->read_tokens, o->nread_tokens, o->admin_tokens,
+                               o->nadmin_tokens);
+        if (h->auth == NULL) {
+            snprintf(err, errlen, "bad API token: each must be 1..%d visible ASCII characters, "
+                                  "at most %d in all", COL_AUTH_TOKEN_MAX, COL_AUTH_MAX_TOKENS);
+            rv = SL_EINVAL;
+            goto fail;
+        }
+    }
+    if (tls && ((rv = col_read_pem(o->tls_cert, "certificate", &h->tls_cert, err, errlen)) != 0 ||
+                (rv = col_read_pem(o->tls_key, "key", &h->tls_key, err, errlen)) != 0))
+        goto fail;
     if (o->ui_dir == NULL || realpath(o->ui_dir, h->ui_real) == NULL)
         h->ui_real[0] = '\0';
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    /* libmicrohttpd keeps the request line and headers in a per-connection
+     * pool of this size (and its read buffer): the hard cap behind the
+     * header and URL limits checked in col_check_request(). */
+    memlimit = h->max_header_bytes + h->max_url_bytes + 32 * 1024;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, col_handler, h, MHD_OPTION_EXTERNAL_LOGGER, col_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 2),
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_conns > 0 ? o->max_conns : 256),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(o->max_conns_per_ip > 0 ? o->max_conns_per_ip : 64),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s > 0 ? o->timeout_s : 30),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-        MHD_OPTION_NOTIFY_COMPLETED, col_completed, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, memlimit,
+        MHD_OPTION_NOTIFY_COMPLETED, col_completed, NULL,
+        /* without TLS the option list ends here */
+        tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, h->tls_key,
+        MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert, MHD_OPTION_END);
     if (h->d == NULL) {
         snprintf(err, errlen,
-                 "cannot serve HTTP on %s (address in use or not local?); pick another --http",
+                 tls ? "cannot serve HTTPS on %s (address in use, or the certificate and key "
+                       "do not match or are not PEM?); check --http and --http-tls-cert/-key"
+                     : "cannot serve HTTP on %s (address in use or not local?); pick another "
+                       "--http",
                  o->addr);
-        free(h);
-        return SL_EIO;
+        rv = SL_EIO;
+        goto fail;
     }
     info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = info != NULL ? info->port : 0;
+    if (!col_addr_is_loopback(&ss) && !col_auth_enabled(h->auth))
+        col_log(COL_LOG_WARN,
+                "the HTTP API on %s is reachable from other hosts without a token: anyone who "
+                "can reach it can read all data and change alert rules; add --api-token-read "
+                "and --api-token-admin (and --http-tls-cert/--http-tls-key), or bind --http to "
+                "127.0.0.1",
+                o->addr);
+    else if (!col_addr_is_loopback(&ss) && !tls)
+        col_log(COL_LOG_WARN,
+                "API tokens travel in clear text on %s; add --http-tls-cert and --http-tls-key",
+                o->addr);
     *out = h;
     return 0;
+fail:
+    col_http_free(h);
+    return rv;
 }
 
 uint16_t col_http_port(const col_http *h)
@@ -431,5 +659,5 @@ void col_http_stop(col_http *h)
     if (h == NULL)
         return;
     MHD_stop_daemon(h->d);
-    free(h);
+    col_http_free(h);
 }

@@ -224,12 +224,12 @@ static void col_handle(col_ingest *in, col_store *store, col_stats *st, const sl
         atomic_fetch_add_explicit(&st->logs_stored, b->nlogs, memory_order_relaxed);
     } else if (rv == SL_EBUSY) {
         col_retry(ack, rv, &st->retry_busy, st, "storage is busy (write stall); retry later");
-    } else if (strstr(msg, "No space left") != NULL || strstr(msg, "NoSpace") != NULL) {
+    } else if (strstr(msg, "disk full") != NULL || strstr(msg, "No space left") != NULL) {
         col_log(COL_LOG_ERROR, "batch %016llx not stored, disk full: %s",
                 (unsigned long long)key.batch_id, msg);
-        col_retry(ack, rv, &st->retry_store, st,
-                  "collector disk is full (no space left on device); nothing was stored, "
-                  "retry later");
+        snprintf(why, sizeof why, "collector %s; nothing was stored, retry later",
+                 strstr(msg, "disk full") == msg ? msg : "disk full (no space left on device)");
+        col_retry(ack, rv, &st->retry_store, st, why);
     } else {
         col_log(COL_LOG_ERROR, "batch %016llx not stored: %s", (unsigned long long)key.batch_id,
                 msg);

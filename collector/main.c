@@ -211,6 +211,7 @@ int main(int argc, char **argv)
     so.fsync = cfg.fsync;
     so.block_cache_mb = cfg.block_cache_mb;
     so.write_buffer_mb = cfg.write_buffer_mb;
+    so.min_free_mb = cfg.min_free_disk_mb > 0 ? cfg.min_free_disk_mb : -1;
     /* The budget: half for memtables, a quarter for frames in flight, the
      * rest for the block cache, the edge tracker and the process. */
     so.memtables_mb = cfg.memory_budget_mb / 2;
@@ -304,14 +305,36 @@ int main(int argc, char **argv)
     ho.threads = cfg.http_threads;
     ho.max_conns = cfg.http_max_conns;
     ho.timeout_s = cfg.http_timeout_s;
-    rv = col_http_start(&ho, &api, &http, err, sizeof err);
+    {
+        /* HTTP hardening settings (http.h); the token arrays are copied */
+        const char *rtok[COL_MAX_TOKENS], *atok[COL_MAX_TOKENS];
+        for (int i = 0; i < cfg.napi_tokens; i++) {
+            if (cfg.api_token_admin[i])
+                atok[ho.nadmin_tokens++] = cfg.api_tokens[i];
+            else
+                rtok[ho.nread_tokens++] = cfg.api_tokens[i];
+        }
+        ho.read_tokens = rtok;
+        ho.admin_tokens = atok;
+        ho.max_conns_per_ip = cfg.http_max_conns_per_ip;
+        ho.max_header_bytes = cfg.http_max_header_bytes;
+        ho.max_headers = cfg.http_max_headers;
+        ho.max_url_bytes = cfg.http_max_url_bytes;
+        ho.max_body_bytes = (size_t)cfg.http_max_body_bytes;
+        ho.tls_cert = cfg.http_tls_cert;
+        ho.tls_key = cfg.http_tls_key;
+        ho.ingest = ingest;
+        rv = col_http_start(&ho, &api, &http, err, sizeof err);
+    }
     if (rv != 0) {
         col_log(COL_LOG_ERROR, "cannot start HTTP: %s", err);
         goto out;
     }
-    col_log(COL_LOG_INFO, "HTTP API and dashboard on http://%.*s:%u/ (ui files from %s)",
+    col_log(COL_LOG_INFO, "HTTP API and dashboard on %s://%.*s:%u/ (ui files from %s; API %s)",
+            cfg.http_tls_cert[0] ? "https" : "http",
             (int)(strrchr(cfg.http_addr, ':') - cfg.http_addr), cfg.http_addr,
-            col_http_port(http), cfg.ui_dir);
+            col_http_port(http), cfg.ui_dir,
+            cfg.napi_tokens ? "needs a token" : "open, no token");
     col_log(COL_LOG_INFO, "%d ingest workers; stop with SIGTERM or Ctrl-C", cfg.workers);
 
     for (;;) {

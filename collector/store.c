@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 #include "sightline.h"
@@ -270,10 +271,13 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     pthread_mutex_init(&s->ret_mu, NULL);
     pthread_cond_init(&s->ret_cv, NULL);
     s->edges = col_edges_new(o->edge_slots);
-    if (s->edges == NULL) {
+    s->dir = strdup(dir);
+    if (s->edges == NULL || s->dir == NULL) {
         col_store_close(s);
         return SL_ENOMEM;
     }
+    s->min_free = o->min_free_mb < 0 ? 0 : (uint64_t)(o->min_free_mb ? o->min_free_mb : 64) << 20;
+    atomic_store(&s->free_bytes, UINT64_MAX); /* until first measured */
     s->cache = rocksdb_cache_create_lru((size_t)(o->block_cache_mb > 0 ? o->block_cache_mb : 64)
                                         << 20);
     s->dbopts = rocksdb_options_create();
@@ -374,6 +378,7 @@ void col_store_close(col_store *s)
         rocksdb_cache_destroy(s->cache);
     for (size_t i = 0; i < COL_SVC_CACHE; i++)
         free(s->svc[i].p);
+    free(s->dir);
     pthread_mutex_destroy(&s->claim_mu);
     pthread_mutex_destroy(&s->svc_mu);
     pthread_mutex_destroy(&s->ret_mu);
@@ -873,6 +878,33 @@ static void col_emit_merge(void *arg, const uint8_t *key, size_t klen, const uin
                                 (const char *)val, vlen);
 }
 
+/* 0 if the data directory's filesystem has more free space than the
+ * reserve (checked at most every 100 ms), else SL_ESTORE with a message
+ * that says "disk full".  Refusing early keeps RocksDB from ever meeting
+ * ENOSPC: a failed flush leaves it read-only until the process restarts. */
+static int col_check_free(col_store *s, size_t len, char *err, size_t errlen)
+{
+    uint64_t now = slc_now_ns(), last = atomic_load(&s->free_checked_ns), avail;
+    struct statvfs v;
+
+    if (s->min_free == 0)
+        return 0;
+    if (now - last > 100000000ULL &&
+        atomic_compare_exchange_strong(&s->free_checked_ns, &last, now)) {
+        if (statvfs(s->dir, &v) == 0)
+            atomic_store(&s->free_bytes, (uint64_t)v.f_bavail * v.f_frsize);
+        else
+            atomic_store(&s->free_bytes, UINT64_MAX); /* unknown: let RocksDB say */
+    }
+    avail = atomic_load(&s->free_bytes);
+    if (avail >= s->min_free + len)
+        return 0;
+    snprintf(err, errlen,
+             "disk full: %llu MiB free, below the reserve of %llu MiB (min-free-disk-mb)",
+             (unsigned long long)(avail >> 20), (unsigned long long)(s->min_free >> 20));
+    return SL_ESTORE;
+}
+
 int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
                     const slc_batch *b, char *err, size_t errlen)
 {
@@ -883,8 +915,10 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     int observed = 0;
     rocksdb_writebatch_t *wb = NULL;
     char *rerr = NULL;
-    int rv = 0;
+    int rv = col_check_free(s, len, err, errlen);
 
+    if (rv != 0)
+        return rv;
     wb = rocksdb_writebatch_create();
     col_next_block_key(s, bkey);
     dedupe_key(k, dkey);

@@ -33,6 +33,10 @@ typedef struct col_store_opts {
     int write_buffer_mb;    /* blocks memtable, 0 = 64 */
     int memtables_mb;       /* all memtables together (db_write_buffer_size), 0 = no cap */
     size_t edge_slots;      /* edge tracker table size, 0 = 1M */
+    int min_free_mb;        /* disk reserve: writes are refused (ingest answers RETRY) while
+                             * the data directory's filesystem has less free space than
+                             * this, so RocksDB itself never runs out (its C API cannot
+                             * resume after ENOSPC); 0 = 64, -1 = no check */
     int compact_on_close;   /* col_store_close() compacts everything first (benchmarks:
                              * bytes on disk after compaction); also turned on by the
                              * environment variable SIGHTLINE_COMPACT_ON_CLOSE=1 */

@@ -83,6 +83,12 @@ struct col_store {
     } svc[COL_SVC_CACHE];
     size_t nsvc;
 
+    /* Disk reserve (col_store_opts.min_free_mb): free bytes of the data
+     * directory's filesystem, re-read at most every 100 ms. */
+    char *dir;
+    uint64_t min_free;
+    atomic_uint_fast64_t free_checked_ns, free_bytes;
+
     col_edges *edges;
     rocksdb_compactionfilter_t *cfilter[CF_COUNT]; /* destroyed after the db */
     struct col_cfilter cfilter_state[CF_COUNT];

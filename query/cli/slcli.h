@@ -30,6 +30,9 @@ typedef struct slcli_ctx {
     int width;          /* terminal columns (120 when not a terminal) */
     FILE *out;          /* results */
     FILE *err;          /* diagnostics */
+    const char *token;  /* --token: API token (else $SIGHTLINE_API_TOKEN); NULL = none */
+    const char *cacert; /* --cacert FILE: CA bundle for an https --server */
+    int insecure;       /* --insecure: do not verify the server's certificate */
 } slcli_ctx;
 
 /* One subcommand.  run() gets argv after the command name and returns an
@@ -60,7 +63,8 @@ extern const slcli_cmd slcli_cmd_top;
  * if the flag is given without a value. */
 int slcli_flag_value(slcli_ctx *c, int argc, char **argv, int *i, const char *name, const char **val);
 
-/* Consumes a global flag (--server URL, --json, --no-color) given after the
+/* Consumes a global flag (--server URL, --json, --no-color, --token T,
+ * --cacert FILE, --insecure) given after the
  * command name, so `sightline trace ID --json` works as well as
  * `sightline --json trace ID`.  Same returns as slcli_flag_value(). */
 int slcli_global_flag(slcli_ctx *c, int argc, char **argv, int *i);

@@ -46,7 +46,17 @@ int slcli_global_flag(slcli_ctx *c, int argc, char **argv, int *i)
         (*i)++;
         return 1;
     }
-    return slcli_flag_value(c, argc, argv, i, "--server", &c->server);
+    if (strcmp(a, "--insecure") == 0) {
+        c->insecure = 1;
+        (*i)++;
+        return 1;
+    }
+    int rc = slcli_flag_value(c, argc, argv, i, "--token", &c->token);
+    if (rc == 0)
+        rc = slcli_flag_value(c, argc, argv, i, "--cacert", &c->cacert);
+    if (rc == 0)
+        rc = slcli_flag_value(c, argc, argv, i, "--server", &c->server);
+    return rc;
 }
 
 int slcli_usage_error(slcli_ctx *c, const char *cmd, const char *fmt, ...)
@@ -64,6 +74,9 @@ void slcli_help_globals(FILE *f)
 {
     fprintf(f, "Global flags (before or after the command):\n"
                "  --server URL   collector HTTP address (default: $SIGHTLINE_SERVER or " SLCLI_DEFAULT_SERVER ")\n"
+               "  --token T      API token sent as 'Authorization: Bearer T' (default: $SIGHTLINE_API_TOKEN)\n"
+               "  --cacert FILE  CA certificate(s) to verify an https:// --server with\n"
+               "  --insecure     do not verify the https:// server's certificate (testing only)\n"
                "  --json         print the API's JSON as is, for scripts\n"
                "  --no-color     no ANSI colours (also when NO_COLOR is set or stdout is not a terminal)\n"
                "  -h, --help     this help\n");

@@ -4,10 +4,13 @@
  * Bounded: a response body larger than SLCLI_MAX_BODY is refused (a trace is
  * capped server-side at max_spans, so even a truncated 10,000-span trace is
  * far below it), connecting gives up after 5 s and a whole request after 60 s.
+ * The API token (--token or $SIGHTLINE_API_TOKEN) goes in an Authorization
+ * header, never in the URL, so it does not show in error messages or logs.
  */
 #include "slcli_http.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +127,35 @@ int slcli_http_get(const slcli_ctx *c, const slcli_url *u, slcli_resp *r)
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sightline-cli/1");
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* gzip if the server offers it */
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
+    const char *tok = c->token != NULL ? c->token : getenv("SIGHTLINE_API_TOKEN");
+    if (tok != NULL && *tok != '\0') {
+        char auth[600];
+        struct curl_slist *nh = NULL;
+        if (strlen(tok) > 400 || strpbrk(tok, "\r\n") != NULL) {
+            fprintf(c->err, "sightline: the API token must be one line of at most 400 characters\n");
+            curl_slist_free_all(hdrs);
+            curl_easy_cleanup(h);
+            return SLCLI_EXIT_USAGE;
+        }
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+        if (hdrs != NULL)
+            nh = curl_slist_append(hdrs, auth);
+        explicit_bzero(auth, sizeof(auth));
+        if (nh == NULL) {
+            fprintf(c->err, "sightline: out of memory\n");
+            curl_slist_free_all(hdrs);
+            curl_easy_cleanup(h);
+            return SLCLI_EXIT_USAGE;
+        }
+        hdrs = nh;
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (c->cacert != NULL)
+        curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+    if (c->insecure) {
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     /* only http(s): a --server of file:// or others is a mistake */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 
@@ -138,6 +169,13 @@ int slcli_http_get(const slcli_ctx *c, const slcli_url *u, slcli_resp *r)
         else if (rc == CURLE_OPERATION_TIMEDOUT)
             fprintf(c->err, "sightline: collector at %s did not answer in time (%s); is it overloaded? retry, "
                             "or narrow the query\n", c->server, why);
+        else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+                 rc == CURLE_SSL_CONNECT_ERROR)
+            fprintf(c->err, "sightline: TLS with %s failed (%s); pass the collector's CA certificate with "
+                            "--cacert FILE (or --insecure for a test setup)\n", c->server, why);
+        else if (rc == CURLE_GOT_NOTHING && strncmp(c->server, "http://", 7) == 0)
+            fprintf(c->err, "sightline: %s closed the connection without an answer (%s); if the collector "
+                            "serves HTTPS, use --server https://...\n", c->server, why);
         else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT)
             fprintf(c->err, "sightline: bad --server URL '%s' (%s); use http://HOST:PORT\n", c->server, why);
         else
@@ -195,8 +233,10 @@ int slcli_http_check(const slcli_ctx *c, const slcli_url *u, const slcli_resp *r
     }
     if (r->status == 404 && not_found_is_empty)
         return SLCLI_EXIT_EMPTY;
-    if (r->status == 401 || r->status == 403)
-        fprintf(c->err, "sightline: the collector refused access; check its auth settings\n");
+    if (r->status == 401)
+        fprintf(c->err, "sightline: pass an API token with --token T or SIGHTLINE_API_TOKEN=T\n");
+    else if (r->status == 403)
+        fprintf(c->err, "sightline: this needs an admin token (the collector's --api-token-admin)\n");
     return SLCLI_EXIT_USAGE;
 }
 

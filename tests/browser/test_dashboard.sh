@@ -75,4 +75,23 @@ while IFS= read -r line; do
 done <"$TMP/browser.out"
 ((rc == 0)) || grep -q '^RESULT not_ok' "$TMP/browser.out" || not_ok "dashboard.test.mjs exited with status $rc"
 echo "# browser session took $((SECONDS - start)) s; screenshots in $SHOTS"
+
+# A second collector that requires a read token: the dashboard asks for it.
+tp=$(free_port) && tn=$(free_port) || bail "no free port"
+spawn collector_tok "$BIN/sightline-collector" --data "$TMP/data-tok" --listen "tcp://127.0.0.1:$tn" \
+  --http "127.0.0.1:$tp" --ui "$SL_ROOT/ui-static" --api-token-read browser-read-tok
+if wait_http "http://127.0.0.1:$tp/healthz" 30; then
+  (cd "$HERE" && BASE=http://127.0.0.1:$tp TOKEN=browser-read-tok timeout 60 node token.test.mjs) >"$TMP/token.out" 2>&1
+  rc=$?
+  while IFS= read -r line; do
+    case $line in
+      "RESULT ok "*) ok "token: ${line#RESULT ok }" ;;
+      "RESULT not_ok "*) not_ok "token: ${line#RESULT not_ok }" ;;
+      *) echo "# $line" ;;
+    esac
+  done <"$TMP/token.out"
+  ((rc == 0)) || grep -q '^RESULT not_ok' "$TMP/token.out" || not_ok "token.test.mjs exited with status $rc"
+else
+  not_ok "the collector with an API token did not start: $(tail -3 "$TMP/collector_tok.log")"
+fi
 finish

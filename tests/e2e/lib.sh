@@ -34,11 +34,18 @@ check() { local d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 bail() { not_ok "$*"; exit 1; }
 finish() { echo "1..$NCHECK"; ((NFAIL == 0)); exit $?; }
 
-# free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
+# free_port: prints a TCP port on 127.0.0.1 that nothing listens on, taken
+# below the kernel's ephemeral range (ip_local_port_range, 32768+ here), so
+# a port-0 bind or an outgoing connection cannot take it between the check
+# and the moment the test binds it.
 free_port() {
-  local p
+  local p lo=10000 hi=32000
+  if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+    read -r eph _ </proc/sys/net/ipv4/ip_local_port_range
+    ((eph > 11000 && eph - 1 < hi)) && hi=$((eph - 1))
+  fi
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((lo + RANDOM % (hi - lo)))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
   done
   return 1

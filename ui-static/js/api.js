@@ -12,6 +12,65 @@ export class ApiError extends Error {
   }
 }
 
+// ---- API token ------------------------------------------------------------
+// When the collector is started with --api-token-read/--api-token-admin, the
+// API answers 401 until a token is sent.  The token is asked for once, kept
+// in sessionStorage (gone when the tab closes, never in the URL) and sent as
+// "Authorization: Bearer" with every request.
+const TOKEN_KEY = 'sightline.apiToken';
+let prompting = null; // the open prompt's promise, shared by every waiting request
+let memToken = ''; // the token when sessionStorage is disabled
+
+export function apiToken() {
+  try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
+}
+
+export function signOut() {
+  try { sessionStorage.removeItem(TOKEN_KEY); } catch { /* storage disabled */ }
+  location.reload();
+}
+
+// Shows "Sign out" in the header while a token is kept.
+function showSignOut() {
+  const nav = document.querySelector('header.top');
+  if (!nav || document.getElementById('signout') || !apiToken()) return;
+  nav.append(el('a.signout', { id: 'signout', href: '#', text: 'Sign out',
+    onclick: (ev) => { ev.preventDefault(); signOut(); } }));
+}
+
+// Asks for a token; resolves when one was entered.
+function askToken(why) {
+  if (prompting) return prompting;
+  prompting = new Promise((resolve) => {
+    const input = el('input', { id: 'api-token', type: 'password', autocomplete: 'current-password',
+      required: true, 'aria-describedby': 'token-why', spellcheck: 'false' });
+    const box = el('div.token-prompt', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'token-title' },
+      el('form.token-form', {
+        onsubmit: (ev) => {
+          ev.preventDefault();
+          const t = input.value.trim();
+          if (!t) return;
+          try { sessionStorage.setItem(TOKEN_KEY, t); } catch { /* storage disabled: this page only */ }
+          memToken = t;
+          box.remove();
+          prompting = null;
+          showSignOut();
+          resolve();
+        },
+      },
+      el('div.state-title', { id: 'token-title', text: 'API token needed' }),
+      el('p.state-msg', { id: 'token-why', text: why }),
+      el('label', { for: 'api-token', text: 'API token' }), input,
+      el('button.btn.btn-primary', { type: 'submit', text: 'Sign in' })));
+    document.body.append(box);
+    input.focus();
+  });
+  return prompting;
+}
+
+// The token in use: sessionStorage, or (storage disabled) this page's memory.
+function currentToken() { return apiToken() || memToken; }
+
 // GET path (relative to /api/v1/) with query params; resolves to the parsed
 // JSON body, rejects with ApiError.  Empty params are left out so the
 // server's defaults apply.
@@ -21,13 +80,25 @@ export async function apiGet(path, params, signal) {
     if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
   const url = '/api/v1/' + path + (qs.toString() ? '?' + qs : '');
   let res;
-  try {
-    res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
-  } catch (e) {
-    if (e.name === 'AbortError') throw e;
-    throw new ApiError(0, 'unreachable',
-      'Cannot reach the collector. Check that sightline-collector is running and serves this page.');
+  for (let attempt = 0; ; attempt++) {
+    const tok = currentToken();
+    const headers = { Accept: 'application/json' };
+    if (tok) headers.Authorization = 'Bearer ' + tok;
+    try {
+      res = await fetch(url, { signal, headers });
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      throw new ApiError(0, 'unreachable',
+        'Cannot reach the collector. Check that sightline-collector is running and serves this page.');
+    }
+    if (res.status !== 401 || attempt >= 5) break;
+    // Another request may have got a new token meanwhile: retry with it.
+    if (currentToken() === tok)
+      await askToken(tok ? 'That token was not accepted. Enter another one.'
+        : 'This collector requires an API token (its --api-token-read or --api-token-admin value).');
+    if (signal && signal.aborted) throw new DOMException('aborted', 'AbortError');
   }
+  showSignOut();
   let body = null;
   const text = await res.text();
   try {
