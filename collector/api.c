@@ -106,7 +106,7 @@ static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp
     slc_batch_free(b);
 }
 
-/* ---- GET /api/v1/traces?service=&limit=&since=&until= ------------------- */
+/* ---- shared argument parsing --------------------------------------------- */
 
 static int col_arg_time(const col_api_req *req, const char *name, const char *dflt,
                         uint64_t *out, col_api_resp *resp)
@@ -127,70 +127,6 @@ static int col_arg_time(const col_api_req *req, const char *name, const char *df
         return -1;
     }
     return 0;
-}
-
-static void col_h_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
-{
-    const char *service = req->arg(req->cx, "service");
-    const char *lim = req->arg(req->cx, "limit");
-    uint64_t since, until;
-    long limit = COL_LIST_DEFAULT;
-    col_root *roots = NULL;
-    size_t n = 0;
-    json_t *arr, *body;
-    int rv;
-
-    if (lim != NULL && *lim != '\0') {
-        char *end;
-        limit = strtol(lim, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > COL_LIST_MAX) {
-            col_api_error(resp, 400, "bad_limit", "'limit' must be an integer in 1..%d, got '%.32s'",
-                          COL_LIST_MAX, lim);
-            return;
-        }
-    }
-    if (service != NULL && (*service == '\0' || strlen(service) >= COL_ROOT_SERVICE_MAX)) {
-        if (*service == '\0')
-            service = NULL;
-        else {
-            col_api_error(resp, 400, "bad_service", "'service' is longer than %d bytes",
-                          COL_ROOT_SERVICE_MAX - 1);
-            return;
-        }
-    }
-    if (col_arg_time(req, "since", COL_DEFAULT_SINCE, &since, resp) != 0 ||
-        col_arg_time(req, "until", NULL, &until, resp) != 0)
-        return;
-    if (since > until) {
-        col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
-        return;
-    }
-    roots = calloc((size_t)limit, sizeof *roots);
-    if (roots == NULL) {
-        col_api_error(resp, 500, "internal", "out of memory");
-        return;
-    }
-    rv = col_store_list_roots(api->store, service, since, until, roots, (size_t)limit,
-                              (size_t)api->list_max_scan, &n);
-    if (rv != 0) {
-        free(roots);
-        col_api_error(resp, 500, "store", "listing traces failed: %s", sl_strerror(rv));
-        return;
-    }
-    arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++) {
-        char hex[33];
-        slc_hex_encode(roots[i].trace_id, 16, hex);
-        json_array_append_new(
-            arr, json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:b}", "trace_id", hex, "service",
-                           roots[i].service, "name", roots[i].name, "start_ns",
-                           col_ns_str(roots[i].start_ns), "start_us",
-                           (json_int_t)(roots[i].start_ns / 1000), "duration_ns",
-                           (json_int_t)roots[i].duration_ns, "error", roots[i].error));
-    }
-    free(roots);
-    body = arr != NULL ? json_pack("{s:o,s:I}", "traces", arr, "count", (json_int_t)n) : NULL;
-    col_ok(resp, body);
 }
 
 /* ---- GET /api/v1/services?since=&until= ----------------------------------- */
@@ -257,7 +193,7 @@ static json_t *col_stats_ingest(const col_stats *st)
     }
     return json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:o},s:I,s:I,"
-        "s:{s:I,s:I,s:I,s:o},s:I,s:I}",
+        "s:{s:I,s:I,s:I,s:o},s:I,s:I,s:I}",
         "frames_received", U(st->frames_received), "bytes_received", U(st->bytes_received),
         "frames_stored", U(st->frames_stored), "bytes_stored", U(st->bytes_stored),
         "spans_stored", U(st->spans_stored), "logs_stored", U(st->logs_stored), "duplicates",
@@ -269,7 +205,8 @@ static json_t *col_stats_ingest(const col_stats *st)
         "write_latency", "count", (json_int_t)cnt, "mean_us",
         (json_int_t)(cnt ? tot / cnt / 1000 : 0), "max_us", U(st->write_ns_max) / 1000,
         "buckets", lat, "in_flight_bytes", (json_int_t)atomic_load(&st->in_flight_bytes),
-        "in_flight_budget_bytes", (json_int_t)st->in_flight_budget);
+        "in_flight_budget_bytes", (json_int_t)st->in_flight_budget, "unauthorized",
+        U(st->unauthorized));
 }
 
 static void col_get_stats_safe(col_store *s, col_store_stats *ss)
@@ -381,6 +318,9 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
                U(st->logs_stored));
     col_metric(&t, "sightline_duplicates_total", "counter", "Frames answered DUPLICATE.",
                U(st->duplicates));
+    col_metric(&t, "sightline_unauthorized_total", "counter",
+               "Frames and receiver requests refused for a missing or wrong ingest token.",
+               U(st->unauthorized));
     col_tprintf(&t, "# HELP sightline_retries_total Frames answered RETRY, by reason.\n"
                     "# TYPE sightline_retries_total counter\n");
     col_tprintf(&t, "sightline_retries_total{reason=\"busy\"} %llu\n",
@@ -470,7 +410,6 @@ static const struct col_route col_routes[] = {
     {"/healthz", 0, col_h_health},
     /* trace search (api_query.c); shadows the older root listing below */
     {"/api/v1/traces", 0, col_apiq_traces},
-    {"/api/v1/traces", 0, col_h_traces},
     {"/api/v1/traces/", 1, col_h_trace},
     {"/api/v1/services", 0, col_h_services},
     {"/api/v1/services/", 1, col_apiq_service_sub},

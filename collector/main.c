@@ -16,6 +16,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics_red.h"
 #include "sightline.h"
 #include "stats.h"
 #include "store.h"
@@ -324,6 +325,9 @@ int main(int argc, char **argv)
         ho.tls_cert = cfg.http_tls_cert;
         ho.tls_key = cfg.http_tls_key;
         ho.ingest = ingest;
+        /* RED counters in /metrics count from now, not from the first
+         * scrape: take their baseline before serving. */
+        (void)col_redm_shared(store, &stats);
         rv = col_http_start(&ho, &api, &http, err, sizeof err);
     }
     if (rv != 0) {
