@@ -89,7 +89,7 @@ SDK_LIBS := $(NNG_LIBS) $(Z_LIBS)
 SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(Z_LIBS) -lm
 CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 
-.PHONY: all libs test unit e2e asan bench run clean deps fmt fuzz
+.PHONY: all libs test test-fast unit e2e asan bench run clean deps fmt fuzz
 # Keep object files that pattern rules build on the way (no rebuild next time).
 .SECONDARY:
 # Test tools that the end-to-end tests drive (a load client that records acks).
@@ -173,7 +173,15 @@ $(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COMMON)
 deps:
 	@bash .ci/deps.sh
 
+# make test: the suite on the release build, then (SL_FULL=1) the whole
+# suite again under ASan+UBSan, the SDK's threaded tests under TSan and the
+# SDK tests under valgrind.  `make test-fast` runs the release phase only.
 test: deps
+	@$(MAKE) --no-print-directory -j$(JOBS) all
+	@$(MAKE) --no-print-directory -j$(JOBS) FLAVOR=asan all
+	@O=$(O) SL_FULL=1 bash tests/run.sh
+
+test-fast: deps
 	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@O=$(O) bash tests/run.sh
 
@@ -199,6 +207,7 @@ FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC)
 FUZZ_EXTRA_convert := collector/otlp_json.c collector/otlp_proto.c collector/zipkin.c \
 	collector/pb.c collector/gzip.c collector/otlp_common.c $(JANSSON_LIBS)
 fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz
 	$(CC) $(CSTD) -O1 -g $(INC) -o build/fuzz/seed_wire tests/fuzz/seed_wire.c $(COMMON_SRC) -lz -lm
 	@mkdir -p build/fuzz/corpus-wire && build/fuzz/seed_wire build/fuzz/corpus-wire

@@ -17,6 +17,7 @@ need=(
   "cmd:jq jq"
   "cmd:curl curl"
   "cmd:openssl openssl"
+  "cmd:valgrind valgrind"
 )
 
 missing=()

@@ -9,22 +9,18 @@
  * baseline measured in the same run: the client alone decoding the frames
  * (what a collector does before it stores anything).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
+#include "benchutil.h"
 #include "gen.h"
 #include "slc_util.h"
 #include "slc_wire.h"
@@ -34,13 +30,6 @@ typedef struct opts {
     int clients, runs, extra_attrs, json, workers;
     const char *collector;
 } opts;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -73,15 +62,8 @@ static void *send_thread(void *arg)
 {
     sender *s = arg;
     nng_socket sock;
-    if (nng_req0_open(&sock) != 0) {
+    if (bu_req_dial(&sock, s->url) != 0) {
         atomic_store(&s->failed, 1);
-        return NULL;
-    }
-    nng_setopt_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    nng_setopt_ms(sock, NNG_OPT_RECVTIMEO, 30000);
-    if (nng_dial(sock, s->url, NULL, 0) != 0) {
-        atomic_store(&s->failed, 1);
-        nng_close(sock);
         return NULL;
     }
     for (;;) {
@@ -89,31 +71,17 @@ static void *send_thread(void *arg)
         if (i >= s->nframes || atomic_load(&s->failed))
             break;
         const gen_frame *f = &s->frames[i];
-        for (int attempt = 0;; attempt++) {
-            void *reply = NULL;
-            size_t rlen = 0;
-            slc_ack ack;
-            if (nng_send(sock, f->bytes, f->len, 0) != 0 ||
-                nng_recv(sock, &reply, &rlen, NNG_FLAG_ALLOC) != 0) {
-                atomic_store(&s->failed, 1);
-                break;
-            }
-            int rc = slc_ack_decode(reply, rlen, &ack);
-            nng_free(reply, rlen);
-            if (rc == 0 && (ack.status == SLC_ACK_STORED || ack.status == SLC_ACK_DUPLICATE)) {
-                atomic_fetch_add(&s->items, s->logs ? f->logs : f->spans);
-                break;
-            }
-            if (rc == 0 && ack.status == SLC_ACK_RETRY && attempt < 1000) {
-                atomic_fetch_add(&s->retries, 1);
-                usleep(2000);
-                continue;
-            }
-            fprintf(stderr, "bench-ingest: frame %zu refused: %s\n", i,
-                    rc ? "bad ack" : ack.reason);
-            atomic_store(&s->failed, 1);
-            break;
+        unsigned long retries = 0;
+        char why[SLC_ACK_MAX_REASON + 16];
+        int rc = bu_send_frame(sock, f->bytes, f->len, &retries, why, sizeof why);
+        atomic_fetch_add(&s->retries, retries);
+        if (rc == 0) {
+            atomic_fetch_add(&s->items, s->logs ? f->logs : f->spans);
+            continue;
         }
+        if (rc == -2)
+            fprintf(stderr, "bench-ingest: frame %zu refused: %s\n", i, why);
+        atomic_store(&s->failed, 1);
     }
     nng_close(sock);
     return NULL;
@@ -127,12 +95,12 @@ static double send_all(const char *url, const gen_frame *f, size_t n, int client
     pthread_t th[64];
     if (clients > 64)
         clients = 64;
-    double t0 = now_s();
+    double t0 = bu_now_s();
     for (int i = 0; i < clients; i++)
         pthread_create(&th[i], NULL, send_thread, &s);
     for (int i = 0; i < clients; i++)
         pthread_join(th[i], NULL);
-    double dt = now_s() - t0;
+    double dt = bu_now_s() - t0;
     *items = atomic_load(&s.items);
     *retries = atomic_load(&s.retries);
     if (atomic_load(&s.failed))
@@ -224,73 +192,10 @@ static double cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int wait_listening(const char *url)
-{
-    for (int i = 0; i < 300; i++) {
-        nng_socket s;
-        if (nng_req0_open(&s) == 0) {
-            int rc = nng_dial(s, url, NULL, 0);
-            nng_close(s);
-            if (rc == 0)
-                return 0;
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-static pid_t start_collector(const opts *o, const char *dir, const char *url, int http_port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char http[64], workers[16];
-        snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
-        snprintf(workers, sizeof workers, "%d", o->workers);
-        int fd = open("/dev/null", 1);
-        if (fd >= 0) {
-            dup2(fd, 2);
-        }
-        if (o->workers > 0)
-            execl(o->collector, o->collector, "--data", dir, "--listen", url, "--http", http,
-                  "--workers", workers, (char *)NULL);
-        else
-            execl(o->collector, o->collector, "--data", dir, "--listen", url, "--http", http,
-                  (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int stop_collector(pid_t pid)
-{
-    int st;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(50000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Baseline: decode every frame once on one core, as the collector must. */
 static double decode_rate(const gen_frame *f, size_t n)
 {
-    double t0 = now_s();
+    double t0 = bu_now_s();
     uint64_t spans = 0;
     for (size_t i = 0; i < n; i++) {
         slc_batch *b;
@@ -299,13 +204,12 @@ static double decode_rate(const gen_frame *f, size_t n)
             slc_batch_free(b);
         }
     }
-    return (double)spans / (now_s() - t0);
+    return (double)spans / (bu_now_s() - t0);
 }
 
 int main(int argc, char **argv)
 {
     opts o = {.spans = 1000000, .logs = 500000, .clients = 4, .runs = 3};
-    static char self[4096];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -338,15 +242,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-ingest: --runs 1..20, --clients >= 1, --spans >= 1\n");
         return 2;
     }
-    if (!o.collector) {
-        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 32);
-        if (l <= 0)
-            return 2;
-        self[l] = '\0';
-        char *slash = strrchr(self, '/');
-        snprintf(slash + 1, sizeof self - (size_t)(slash + 1 - self), "sightline-collector");
-        o.collector = self;
-    }
+    if (!o.collector && !(o.collector = bu_collector_next_to_self()))
+        return 2;
     if (access(o.collector, X_OK) != 0) {
         fprintf(stderr, "bench-ingest: cannot run %s: build it with `make`\n", o.collector);
         return 2;
@@ -391,10 +288,11 @@ int main(int argc, char **argv)
             }
             snprintf(dir, sizeof dir, "%s/run%d-%s", root, r, phase ? "logs" : "spans");
             snprintf(url, sizeof url, "ipc://%s/ingest%d%d.ipc", root, r, phase);
-            int http_port =
-                12000 + (int)((unsigned)getpid() * 7 + (unsigned)r * 13 + (unsigned)phase) % 20000;
-            pid_t pid = start_collector(&o, dir, url, http_port);
-            if (pid < 0 || wait_listening(url)) {
+            char http[64];
+            snprintf(http, sizeof http, "127.0.0.1:%d",
+                     bu_port_for((unsigned)r * 13 + (unsigned)phase));
+            pid_t pid = bu_start_collector(o.collector, dir, url, http, o.workers);
+            if (pid < 0 || bu_wait_ready(pid, url, 0)) {
                 fprintf(stderr, "bench-ingest: collector did not start\n");
                 return 1;
             }
@@ -405,7 +303,7 @@ int main(int argc, char **argv)
             double cpu_us = c0 >= 0 && c1 >= 0 && items ? (c1 - c0) * 1e6 / (double)items : -1;
             double mib = (double)peak_rss_kb(pid) / 1024.0;
             retries_total += retries;
-            int st = stop_collector(pid);
+            int st = bu_stop_collector(pid);
             if (rate < 0 || st != 0) {
                 fprintf(stderr, "bench-ingest: run %d failed (collector exit %d)\n", r, st);
                 return 1;
@@ -426,9 +324,7 @@ int main(int argc, char **argv)
                 if (mib > rss[r])
                     rss[r] = mib;
             }
-            char cmd[600];
-            snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-            if (system(cmd) != 0)
+            if (bu_rmrf(dir) != 0)
                 fprintf(stderr, "bench-ingest: could not remove %s\n", dir);
         }
         fprintf(stderr,
@@ -439,10 +335,10 @@ int main(int argc, char **argv)
                 rss[r], base[r]);
     }
     rmdir(root);
-    double ms = median(span_rates, o.runs), ml = median(log_rates, o.runs);
-    double mb = median(bps, o.runs), mbl = median(bpl, o.runs), mr = median(rss, o.runs);
-    double mbase = median(base, o.runs), mcs = median(cpu_span, o.runs);
-    double mcl = median(cpu_log, o.runs);
+    double ms = bu_median(span_rates, o.runs), ml = bu_median(log_rates, o.runs);
+    double mb = bu_median(bps, o.runs), mbl = bu_median(bpl, o.runs), mr = bu_median(rss, o.runs);
+    double mbase = bu_median(base, o.runs), mcs = bu_median(cpu_span, o.runs);
+    double mcl = bu_median(cpu_log, o.runs);
     uint64_t span_frame_logs = 0;
     for (size_t i = 0; i < nsf; i++)
         span_frame_logs += sf[i].logs;

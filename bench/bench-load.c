@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "gen.h"
 #include "slc_util.h"
 #include "slc_wire.h"
@@ -33,13 +34,6 @@ typedef struct client {
 } client;
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -94,7 +88,7 @@ static void *client_main(void *arg)
             slc_ack ack;
             int rv;
 
-            if (now_s() > c->deadline) {
+            if (bu_now_s() > c->deadline) {
                 c->failed = 1;
                 break;
             }
@@ -211,7 +205,7 @@ int main(int argc, char **argv)
         cs[i].id = (int)i;
         cs[i].url = url;
         cs[i].log = log;
-        cs[i].deadline = now_s() + (double)timeout;
+        cs[i].deadline = bu_now_s() + (double)timeout;
     }
     for (long i = 0; i < clients; i++)
         pthread_create(&cs[i].th, NULL, client_main, &cs[i]);

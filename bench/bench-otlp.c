@@ -14,13 +14,8 @@
  * for native; 503/429 are retried), and reports spans/s.  Medians of the
  * runs; the ratios to the native median say what the OTLP decoding costs.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nng/nng.h>
-#include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,10 +26,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "gen.h"
 #include "slc_util.h"
 #include "slc_wire.h"
@@ -58,13 +53,6 @@ typedef struct req {
     size_t len;
     uint32_t spans;
 } req;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -106,7 +94,8 @@ static void b_need(buf *b, size_t k)
 static void b_put(buf *b, const void *p, size_t k)
 {
     b_need(b, k);
-    memcpy(b->p + b->n, p, k);
+    if (k > 0) /* an empty string may come with a NULL pointer */
+        memcpy(b->p + b->n, p, k);
     b->n += k;
 }
 
@@ -475,15 +464,8 @@ static void *native_thread(void *arg)
 {
     sender *s = arg;
     nng_socket sock;
-    if (nng_req0_open(&sock) != 0) {
+    if (bu_req_dial(&sock, s->url) != 0) {
         atomic_store(&s->failed, 1);
-        return NULL;
-    }
-    nng_setopt_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-    nng_setopt_ms(sock, NNG_OPT_RECVTIMEO, 30000);
-    if (nng_dial(sock, s->url, NULL, 0) != 0) {
-        atomic_store(&s->failed, 1);
-        nng_close(sock);
         return NULL;
     }
     for (;;) {
@@ -491,49 +473,20 @@ static void *native_thread(void *arg)
         if (i >= s->nreqs || atomic_load(&s->failed))
             break;
         const req *r = &s->reqs[i];
-        for (int attempt = 0;; attempt++) {
-            void *reply = NULL;
-            size_t rlen = 0;
-            slc_ack ack;
-            if (nng_send(sock, r->body, r->len, 0) != 0 ||
-                nng_recv(sock, &reply, &rlen, NNG_FLAG_ALLOC) != 0) {
-                atomic_store(&s->failed, 1);
-                break;
-            }
-            int rc = slc_ack_decode(reply, rlen, &ack);
-            nng_free(reply, rlen);
-            if (rc == 0 && (ack.status == SLC_ACK_STORED || ack.status == SLC_ACK_DUPLICATE)) {
-                atomic_fetch_add(&s->spans, r->spans);
-                break;
-            }
-            if (rc == 0 && ack.status == SLC_ACK_RETRY && attempt < 1000) {
-                atomic_fetch_add(&s->retries, 1);
-                usleep(2000);
-                continue;
-            }
-            fprintf(stderr, "bench-otlp: native frame %zu refused: %s\n", i,
-                    rc ? "bad ack" : ack.reason);
-            atomic_store(&s->failed, 1);
-            break;
+        unsigned long retries = 0;
+        char why[SLC_ACK_MAX_REASON + 16];
+        int rc = bu_send_frame(sock, r->body, r->len, &retries, why, sizeof why);
+        atomic_fetch_add(&s->retries, retries);
+        if (rc == 0) {
+            atomic_fetch_add(&s->spans, r->spans);
+            continue;
         }
+        if (rc == -2)
+            fprintf(stderr, "bench-otlp: native frame %zu refused: %s\n", i, why);
+        atomic_store(&s->failed, 1);
     }
     nng_close(sock);
     return NULL;
-}
-
-static int tcp_connect(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
 }
 
 static int write_all(int fd, struct iovec *iov, int n)
@@ -654,7 +607,7 @@ static void *http_thread(void *arg)
             char hdr[256];
             int close_after = 0, st;
             size_t body_len = 0;
-            if (fd < 0 && (fd = tcp_connect(s->port)) < 0) {
+            if (fd < 0 && (fd = bu_tcp_connect(s->port)) < 0) {
                 fprintf(stderr, "bench-otlp: cannot connect to 127.0.0.1:%d: %s\n", s->port,
                         strerror(errno));
                 atomic_store(&s->failed, 1);
@@ -702,85 +655,18 @@ static double send_all(enum mode m, const req *reqs, size_t n, int clients, cons
     sender s = {.reqs = reqs, .nreqs = n, .mode = m, .url = url, .port = port};
     pthread_t th[MAX_CLIENTS];
     int started = 0;
-    double t0 = now_s();
+    double t0 = bu_now_s();
     for (int i = 0; i < clients; i++)
         if (pthread_create(&th[i], NULL, m == M_NATIVE ? native_thread : http_thread, &s) == 0)
             started++;
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    double dt = now_s() - t0;
+    double dt = bu_now_s() - t0;
     *spans = atomic_load(&s.spans);
     *retries = atomic_load(&s.retries);
     if (started == 0 || atomic_load(&s.failed))
         return -1;
     return (double)*spans / dt;
-}
-
-/* ---- the collector --------------------------------------------------------- */
-
-static int wait_ready(const char *url, int port)
-{
-    for (int i = 0; i < 500; i++) {
-        nng_socket s;
-        int ok = 0;
-        if (nng_req0_open(&s) == 0) {
-            ok = nng_dial(s, url, NULL, 0) == 0;
-            nng_close(s);
-        }
-        if (ok) {
-            int fd = tcp_connect(port);
-            if (fd >= 0) {
-                close(fd);
-                return 0;
-            }
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-static pid_t start_collector(const opts *o, const char *dir, const char *url, int port)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        char http[64];
-        snprintf(http, sizeof http, "127.0.0.1:%d", port);
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execl(o->collector, o->collector, "--data", dir, "--listen", url, "--http", http,
-              (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int stop_collector(pid_t pid)
-{
-    int st;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        usleep(50000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    double t[MAX_RUNS];
-    memcpy(t, v, (size_t)n * sizeof *v);
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -797,7 +683,6 @@ static int parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
     opts o = {.spans = 100000, .clients = 4, .runs = 3};
-    static char self[4096];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -826,15 +711,8 @@ int main(int argc, char **argv)
                 MAX_CLIENTS);
         return 2;
     }
-    if (!o.collector) {
-        ssize_t l = readlink("/proc/self/exe", self, sizeof self - 32);
-        if (l <= 0)
-            return 2;
-        self[l] = '\0';
-        char *slash = strrchr(self, '/');
-        snprintf(slash + 1, sizeof self - (size_t)(slash + 1 - self), "sightline-collector");
-        o.collector = self;
-    }
+    if (!o.collector && !(o.collector = bu_collector_next_to_self()))
+        return 2;
     if (access(o.collector, X_OK) != 0) {
         fprintf(stderr, "bench-otlp: cannot run %s: build it with `make`\n", o.collector);
         return 2;
@@ -873,24 +751,23 @@ int main(int argc, char **argv)
         /* the order rotates so no encoding always runs on a warmer machine */
         for (int k = 0; k < M_COUNT && rc == 0; k++) {
             enum mode m = (enum mode)((k + r) % M_COUNT);
-            char dir[256], url[300], cmd[600];
-            /* below the ephemeral range (32768+), so no port-0 bind takes it */
-            int port = 12000 + (int)(((unsigned)getpid() * 7 + (unsigned)r * 13 +
-                                      (unsigned)m * 5) % 20000);
+            char dir[256], url[300], http[64];
+            int port = bu_port_for((unsigned)r * 13 + (unsigned)m * 5);
             snprintf(dir, sizeof dir, "%s/run%d-%s", root, r, mode_name[m]);
             snprintf(url, sizeof url, "ipc://%s/ingest%d%d.ipc", root, r, (int)m);
-            pid_t pid = start_collector(&o, dir, url, port);
-            if (pid < 0 || wait_ready(url, port) != 0) {
+            snprintf(http, sizeof http, "127.0.0.1:%d", port);
+            pid_t pid = bu_start_collector(o.collector, dir, url, http, 0);
+            if (pid < 0 || bu_wait_ready(pid, url, port) != 0) {
                 fprintf(stderr, "bench-otlp: the collector did not start (port %d busy?)\n",
                         port);
                 if (pid > 0)
-                    stop_collector(pid);
+                    bu_stop_collector(pid);
                 rc = 1;
                 break;
             }
             uint64_t spans = 0, retries = 0;
             double v = send_all(m, reqs[m], nreq, o.clients, url, port, &spans, &retries);
-            int st = stop_collector(pid);
+            int st = bu_stop_collector(pid);
             if (v < 0 || st != 0 || spans != nspans) {
                 fprintf(stderr,
                         "bench-otlp: run %d %s failed (collector exit %d, %llu of %llu spans "
@@ -901,8 +778,7 @@ int main(int argc, char **argv)
             }
             rate[m][r] = v;
             retries_total[m] += retries;
-            snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-            if (system(cmd) != 0)
+            if (bu_rmrf(dir) != 0)
                 fprintf(stderr, "bench-otlp: could not remove %s\n", dir);
         }
         if (rc == 0)
@@ -911,8 +787,8 @@ int main(int argc, char **argv)
     }
     rmdir(root);
     if (rc == 0) {
-        double mn = median(rate[M_NATIVE], o.runs), mj = median(rate[M_JSON], o.runs);
-        double mp = median(rate[M_PROTO], o.runs);
+        double mn = bu_median(rate[M_NATIVE], o.runs), mj = bu_median(rate[M_JSON], o.runs);
+        double mp = bu_median(rate[M_PROTO], o.runs);
         if (o.json) {
             printf("{\"otlp_json_spans_per_s\":%.0f,\"otlp_proto_spans_per_s\":%.0f,"
                    "\"native_spans_per_s\":%.0f,\"otlp_json_ratio_to_native\":%.3f,"

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "benchutil.h"
 #include "blockcache.h"
 #include "gen.h"
 #include "sightline.h"
@@ -53,9 +54,7 @@ typedef struct opts {
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return bu_now_s() * 1e3;
 }
 
 static void usage(FILE *f)
@@ -211,16 +210,6 @@ static int mkdirs(const char *path)
     return mkdir(tmp, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int rmrf(const char *path)
-{
-    char cmd[1200];
-    /* only our own directory under --dir, quoted */
-    if (strchr(path, '\'') != NULL)
-        return -1;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
 typedef struct meta {
     uint64_t spans, logs, end_ns;
     double build_s;
@@ -287,7 +276,7 @@ static int build_store(const opts *o, const char *dir, meta *m)
 
     if (bd == NULL)
         return -1;
-    rmrf(dir);
+    bu_rmrf(dir);
     if (mkdirs(dir) != 0) {
         fprintf(stderr, "bench-query: cannot create %s: %s\n", dir, strerror(errno));
         free(bd);
@@ -376,15 +365,9 @@ static double call(const col_api *api, const char *path, struct args *a, json_t 
     return ms;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double pct(double *v, int n, double q)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    qsort(v, (size_t)n, sizeof *v, bu_cmp_double);
     int k = (int)(q * n + 0.999999) - 1;
     return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }

@@ -28,19 +28,15 @@
  * Reported values are medians over --runs runs (default 3).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "benchutil.h"
 #include "sightline.h"
 
 typedef struct opts {
@@ -81,79 +77,6 @@ static void sleep_us(long us)
         ;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    if (n <= 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* ---- the collector ------------------------------------------------------- */
-
-/* A port the kernel just handed out; the collector binds it right after. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static pid_t start_collector(const char *bin, const char *dir, const char *url)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(bin, bin, "--data", dir, "--listen", url, "--http", "127.0.0.1:0", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int stop_collector(pid_t pid)
-{
-    int st;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 400; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-        sleep_us(50000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
 /* ---- latency phases ------------------------------------------------------ */
 
 #define BATCH 200    /* operations per timed batch                      */
@@ -178,7 +101,7 @@ static double time_spans(double *per)
         per[b] = (double)(mono_ns() - t0) / BATCH;
         sleep_us(PAUSE_US);
     }
-    return median(per, NBATCH);
+    return bu_median(per, NBATCH);
 }
 
 static double time_unsampled(double *per)
@@ -201,7 +124,7 @@ static double time_unsampled(double *per)
     }
     sl_scope_exit(prev);
     sl_span_end(root);
-    return median(per, NBATCH);
+    return bu_median(per, NBATCH);
 }
 
 static double time_logs(double *per, int formatted)
@@ -218,7 +141,7 @@ static double time_logs(double *per, int formatted)
         per[b] = (double)(mono_ns() - t0) / BATCH;
         sleep_us(PAUSE_US);
     }
-    return median(per, NBATCH);
+    return bu_median(per, NBATCH);
 }
 
 static double time_baseline(double *per)
@@ -233,7 +156,7 @@ static double time_baseline(double *per)
         }
         per[b] = (double)(mono_ns() - t0) / BATCH;
     }
-    return median(per, NBATCH);
+    return bu_median(per, NBATCH);
 }
 
 /* ---- throughput phase ---------------------------------------------------- */
@@ -344,7 +267,6 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 int main(int argc, char **argv)
 {
     opts o = {.runs = 3, .seconds = 10, .rate = 1e6};
-    static char self[4096];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
@@ -375,15 +297,8 @@ int main(int argc, char **argv)
     pid_t pid = -1;
     int port = -1;
     if (o.endpoint == NULL) {
-        if (o.collector == NULL) {
-            ssize_t l = readlink("/proc/self/exe", self, sizeof self - 32);
-            if (l <= 0)
-                return 2;
-            self[l] = '\0';
-            char *slash = strrchr(self, '/');
-            snprintf(slash + 1, sizeof self - (size_t)(slash + 1 - self), "sightline-collector");
-            o.collector = self;
-        }
+        if (o.collector == NULL && (o.collector = bu_collector_next_to_self()) == NULL)
+            return 2;
         if (access(o.collector, X_OK) != 0) {
             fprintf(stderr,
                     "bench-sdk: cannot run %s: build it with `make build/bin/sightline-collector`"
@@ -391,26 +306,19 @@ int main(int argc, char **argv)
                     o.collector);
             return 2;
         }
-        if (mkdtemp(root) == NULL || (port = free_port()) < 0) {
+        if (mkdtemp(root) == NULL || (port = bu_free_port()) < 0) {
             fprintf(stderr, "bench-sdk: cannot create a temp dir or find a free port\n");
             return 1;
         }
         snprintf(url, sizeof url, "tcp://127.0.0.1:%d", port);
         char dir[300];
         snprintf(dir, sizeof dir, "%s/data", root);
-        pid = start_collector(o.collector, dir, url);
-        int up = 0;
-        for (int i = 0; i < 300 && !up; i++) {
-            up = port_open(port);
-            if (!up)
-                sleep_us(20000);
-            if (waitpid(pid, NULL, WNOHANG) == pid)
-                break;
-        }
-        if (!up) {
+        pid = bu_start_collector(o.collector, dir, url, "127.0.0.1:0", 0);
+        if (pid < 0 || bu_wait_ready(pid, NULL, port) != 0) {
             fprintf(stderr, "bench-sdk: the collector %s did not start listening on %s\n",
                     o.collector, url);
-            stop_collector(pid);
+            if (pid > 0)
+                bu_stop_collector(pid);
             return 1;
         }
         o.endpoint = url;
@@ -428,7 +336,7 @@ int main(int argc, char **argv)
         sl_stats_get(&st);
         fprintf(stderr, "bench-sdk: sl_init: %s (%s)\n", sl_strerror(rc), st.last_error_msg);
         if (pid > 0)
-            stop_collector(pid);
+            bu_stop_collector(pid);
         return 1;
     }
 
@@ -467,17 +375,16 @@ int main(int argc, char **argv)
     int src = sl_shutdown(5000);
     sl_stats_get(&fin);
     if (pid > 0) {
-        int st = stop_collector(pid);
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-        if (system(cmd) != 0)
+        int st = bu_stop_collector(pid);
+        if (bu_rmrf(root) != 0)
             fprintf(stderr, "bench-sdk: could not remove %s\n", root);
         if (st != 0)
             fprintf(stderr, "bench-sdk: the collector exited with status %d\n", st);
     }
 
-    double m_span = median(span, o.runs), m_uns = median(uns, o.runs), m_log = median(lg, o.runs);
-    double m_logf = median(lgf, o.runs), m_base = median(base, o.runs);
+    double m_span = bu_median(span, o.runs), m_uns = bu_median(uns, o.runs);
+    double m_log = bu_median(lg, o.runs);
+    double m_logf = bu_median(lgf, o.runs), m_base = bu_median(base, o.runs);
     if (o.json) {
         printf("{\"span_ns\":%.1f,\"unsampled_span_ns\":%.1f,\"log_ns\":%.1f,"
                "\"spans_per_s_sustained\":%.0f,\"dropped\":%llu,"

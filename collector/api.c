@@ -108,8 +108,8 @@ static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp
 
 /* ---- shared argument parsing --------------------------------------------- */
 
-static int col_arg_time(const col_api_req *req, const char *name, const char *dflt,
-                        uint64_t *out, col_api_resp *resp)
+int col_api_arg_time(const col_api_req *req, col_api_resp *resp, const char *name,
+                     const char *dflt, uint64_t *out)
 {
     const char *v = req->arg(req->cx, name);
 
@@ -148,8 +148,8 @@ static void col_h_services(const col_api *api, const col_api_req *req, col_api_r
     uint64_t since, until;
     int rv;
 
-    if (col_arg_time(req, "since", COL_DEFAULT_SINCE, &since, resp) != 0 ||
-        col_arg_time(req, "until", NULL, &until, resp) != 0) {
+    if (col_api_arg_time(req, resp, "since", COL_DEFAULT_SINCE, &since) != 0 ||
+        col_api_arg_time(req, resp, "until", NULL, &until) != 0) {
         json_decref(arr);
         return;
     }

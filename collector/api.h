@@ -65,4 +65,10 @@ int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp);
 void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Reads the time argument name (default dflt; NULL means now): RFC 3339,
+ * Unix nanoseconds or an age like 15m, relative to req->now_ns.  Returns 0
+ * with *out set, or -1 with a 400 "bad_time" error in *resp. */
+int col_api_arg_time(const col_api_req *req, col_api_resp *resp, const char *name,
+                     const char *dflt, uint64_t *out);
+
 #endif /* COL_API_H */

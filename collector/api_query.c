@@ -92,35 +92,14 @@ static int colq_str(const col_api_req *req, col_api_resp *resp, const char *name
     return 0;
 }
 
-static int colq_time(const col_api_req *req, col_api_resp *resp, const char *name,
-                     const char *dflt, uint64_t *out)
-{
-    const char *v = req->arg(req->cx, name);
-
-    if (v == NULL || *v == '\0')
-        v = dflt;
-    if (v == NULL) {
-        *out = req->now_ns;
-        return 0;
-    }
-    if (slc_time_parse(v, req->now_ns, out) != 0) {
-        col_api_error(resp, 400, "bad_time",
-                      "'%s' value '%.64s' is not a time: use RFC 3339 "
-                      "(2026-01-02T15:04:05Z), Unix nanoseconds, or an age like 15m, 2h, 7d",
-                      name, v);
-        return -1;
-    }
-    return 0;
-}
-
 /* since (default 1h ago) .. until (default now), at most COLQ_MAX_RANGE. */
 static int colq_range(const col_api_req *req, col_api_resp *resp, uint64_t *since,
                       uint64_t *until)
 {
     uint64_t s, u;
 
-    if (colq_time(req, resp, "since", COLQ_DEFAULT_SINCE, &s) != 0 ||
-        colq_time(req, resp, "until", NULL, &u) != 0)
+    if (col_api_arg_time(req, resp, "since", COLQ_DEFAULT_SINCE, &s) != 0 ||
+        col_api_arg_time(req, resp, "until", NULL, &u) != 0)
         return -1;
     if (s > u) {
         col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
@@ -1265,8 +1244,10 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
     if (tid != NULL) {
         const char *s = req->arg(req->cx, "since"), *u = req->arg(req->cx, "until");
         q.until_ns = UINT64_MAX;
-        if ((s != NULL && *s != '\0' && colq_time(req, resp, "since", NULL, &q.since_ns) != 0) ||
-            (u != NULL && *u != '\0' && colq_time(req, resp, "until", NULL, &q.until_ns) != 0))
+        if ((s != NULL && *s != '\0' &&
+             col_api_arg_time(req, resp, "since", NULL, &q.since_ns) != 0) ||
+            (u != NULL && *u != '\0' &&
+             col_api_arg_time(req, resp, "until", NULL, &q.until_ns) != 0))
             return;
         colq_trace_logs(api, resp, &q, tid);
         return;

@@ -226,27 +226,6 @@ static json_t *cols_service_json(const struct cols_inst *v, size_t n)
     return o;
 }
 
-static int cols_time(const col_api_req *req, col_api_resp *resp, const char *name,
-                     const char *dflt, uint64_t *out)
-{
-    const char *v = req->arg(req->cx, name);
-
-    if (v == NULL || *v == '\0')
-        v = dflt;
-    if (v == NULL) {
-        *out = req->now_ns;
-        return 0;
-    }
-    if (slc_time_parse(v, req->now_ns, out) != 0) {
-        col_api_error(resp, 400, "bad_time",
-                      "'%s' value '%.64s' is not a time: use RFC 3339 "
-                      "(2026-01-02T15:04:05Z), Unix nanoseconds, or an age like 15m, 2h, 7d",
-                      name, v);
-        return -1;
-    }
-    return 0;
-}
-
 void col_api_sdk(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
     struct cols_set *set = NULL;
@@ -265,8 +244,8 @@ void col_api_sdk(const col_api *api, const col_api_req *req, col_api_resp *resp)
                       COLS_NAME_MAX);
         return;
     }
-    if (cols_time(req, resp, "since", COLS_DEFAULT_SINCE, &q.since_ns) != 0 ||
-        cols_time(req, resp, "until", NULL, &q.until_ns) != 0)
+    if (col_api_arg_time(req, resp, "since", COLS_DEFAULT_SINCE, &q.since_ns) != 0 ||
+        col_api_arg_time(req, resp, "until", NULL, &q.until_ns) != 0)
         return;
     if (q.since_ns > q.until_ns || q.until_ns - q.since_ns > COLS_MAX_RANGE) {
         col_api_error(resp, 400, "bad_range",

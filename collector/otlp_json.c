@@ -476,65 +476,6 @@ static int jspan(col_conv *c, const json_t *sp)
     return col_conv_commit_span(c, &s);
 }
 
-/* Parses body as a JSON object; err names the position of a syntax error. */
-static int jload(col_conv *c, const char *body, size_t len, json_t **out)
-{
-    json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
-
-    if (root == NULL)
-        return col_conv_fail(c, SL_EPARSE, "body is not valid JSON: %s (line %d, column %d)",
-                             je.text, je.line, je.column);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return col_conv_fail(c, SL_EPARSE, "body must be a JSON object");
-    }
-    *out = root;
-    return 0;
-}
-
-int col_otlp_traces_json(const char *body, size_t len, const slc_wire_limits *lim,
-                         slc_batch **out, col_conv_report *rep, char *err, size_t errlen)
-{
-    col_conv c;
-    json_t *root = NULL, *rss;
-    int rv;
-
-    if ((rv = col_conv_init(&c, lim, 0, err, errlen)) != 0)
-        goto out;
-    if ((rv = jload(&c, body, len, &root)) != 0 ||
-        (rv = jarr(&c, root, "resourceSpans", "resource_spans", "request", &rss)) != 0)
-        goto out;
-    for (size_t i = 0; rss != NULL && i < json_array_size(rss); i++) {
-        json_t *rs = json_array_get(rss, i), *sss;
-        if (!json_is_object(rs)) {
-            rv = col_conv_fail(&c, SL_EPARSE, "resourceSpans[] must be objects");
-            goto out;
-        }
-        if ((rv = jresource(&c, rs, "resourceSpans[]")) != 0 ||
-            (rv = jarr(&c, rs, "scopeSpans", "scope_spans", "resourceSpans[]", &sss)) != 0)
-            goto out;
-        for (size_t j = 0; sss != NULL && j < json_array_size(sss); j++) {
-            json_t *ss = json_array_get(sss, j), *spans;
-            if (!json_is_object(ss)) {
-                rv = col_conv_fail(&c, SL_EPARSE, "scopeSpans[] must be objects");
-                goto out;
-            }
-            if ((rv = jscope(&c, ss, "scopeSpans[]")) != 0 ||
-                (rv = jarr(&c, ss, "spans", NULL, "scopeSpans[]", &spans)) != 0)
-                goto out;
-            for (size_t k = 0; spans != NULL && k < json_array_size(spans); k++)
-                if ((rv = jspan(&c, json_array_get(spans, k))) != 0)
-                    goto out;
-        }
-    }
-    rv = col_conv_done(&c, out, rep);
-out:
-    json_decref(root);
-    col_conv_free(&c);
-    return rv;
-}
-
 /* ---- logs ------------------------------------------------------------------- */
 
 static int jlog(col_conv *c, const json_t *lr)
@@ -616,38 +557,75 @@ static int jlog(col_conv *c, const json_t *lr)
     return col_conv_commit_log(c, &l);
 }
 
-int col_otlp_logs_json(const char *body, size_t len, const slc_wire_limits *lim,
-                       slc_batch **out, col_conv_report *rep, char *err, size_t errlen)
+/* ---- requests --------------------------------------------------------------- */
+
+/* Parses body as a JSON object; err names the position of a syntax error. */
+static int jload(col_conv *c, const char *body, size_t len, json_t **out)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+
+    if (root == NULL)
+        return col_conv_fail(c, SL_EPARSE, "body is not valid JSON: %s (line %d, column %d)",
+                             je.text, je.line, je.column);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return col_conv_fail(c, SL_EPARSE, "body must be a JSON object");
+    }
+    *out = root;
+    return 0;
+}
+
+/* The names of one request shape: resource, scope and item arrays (with
+ * their snake_case spellings), and the parser of one item. */
+typedef struct jshape {
+    const char *res, *res_snake, *res_elem;
+    const char *scope, *scope_snake, *scope_elem;
+    const char *items, *items_snake;
+    int (*item)(col_conv *c, const json_t *v);
+} jshape;
+
+static const jshape jtraces = {"resourceSpans", "resource_spans", "resourceSpans[]",
+                               "scopeSpans",    "scope_spans",    "scopeSpans[]",
+                               "spans",         NULL,             jspan};
+static const jshape jlogs = {"resourceLogs", "resource_logs", "resourceLogs[]",
+                             "scopeLogs",    "scope_logs",    "scopeLogs[]",
+                             "logRecords",   "log_records",   jlog};
+
+/* Walks resource[] / scope[] / item[] of a traces or logs request. */
+static int jrequest(const jshape *sh, int logs, const char *body, size_t len,
+                    const slc_wire_limits *lim, slc_batch **out, col_conv_report *rep,
+                    char *err, size_t errlen)
 {
     col_conv c;
-    json_t *root = NULL, *rls;
+    json_t *root = NULL, *rarr;
     int rv;
 
-    if ((rv = col_conv_init(&c, lim, 1, err, errlen)) != 0)
+    if ((rv = col_conv_init(&c, lim, logs, err, errlen)) != 0)
         goto out;
     if ((rv = jload(&c, body, len, &root)) != 0 ||
-        (rv = jarr(&c, root, "resourceLogs", "resource_logs", "request", &rls)) != 0)
+        (rv = jarr(&c, root, sh->res, sh->res_snake, "request", &rarr)) != 0)
         goto out;
-    for (size_t i = 0; rls != NULL && i < json_array_size(rls); i++) {
-        json_t *rl = json_array_get(rls, i), *sls;
-        if (!json_is_object(rl)) {
-            rv = col_conv_fail(&c, SL_EPARSE, "resourceLogs[] must be objects");
+    for (size_t i = 0; rarr != NULL && i < json_array_size(rarr); i++) {
+        json_t *r = json_array_get(rarr, i), *sarr;
+        if (!json_is_object(r)) {
+            rv = col_conv_fail(&c, SL_EPARSE, "%s must be objects", sh->res_elem);
             goto out;
         }
-        if ((rv = jresource(&c, rl, "resourceLogs[]")) != 0 ||
-            (rv = jarr(&c, rl, "scopeLogs", "scope_logs", "resourceLogs[]", &sls)) != 0)
+        if ((rv = jresource(&c, r, sh->res_elem)) != 0 ||
+            (rv = jarr(&c, r, sh->scope, sh->scope_snake, sh->res_elem, &sarr)) != 0)
             goto out;
-        for (size_t j = 0; sls != NULL && j < json_array_size(sls); j++) {
-            json_t *sl = json_array_get(sls, j), *recs;
-            if (!json_is_object(sl)) {
-                rv = col_conv_fail(&c, SL_EPARSE, "scopeLogs[] must be objects");
+        for (size_t j = 0; sarr != NULL && j < json_array_size(sarr); j++) {
+            json_t *sc = json_array_get(sarr, j), *items;
+            if (!json_is_object(sc)) {
+                rv = col_conv_fail(&c, SL_EPARSE, "%s must be objects", sh->scope_elem);
                 goto out;
             }
-            if ((rv = jscope(&c, sl, "scopeLogs[]")) != 0 ||
-                (rv = jarr(&c, sl, "logRecords", "log_records", "scopeLogs[]", &recs)) != 0)
+            if ((rv = jscope(&c, sc, sh->scope_elem)) != 0 ||
+                (rv = jarr(&c, sc, sh->items, sh->items_snake, sh->scope_elem, &items)) != 0)
                 goto out;
-            for (size_t k = 0; recs != NULL && k < json_array_size(recs); k++)
-                if ((rv = jlog(&c, json_array_get(recs, k))) != 0)
+            for (size_t k = 0; items != NULL && k < json_array_size(items); k++)
+                if ((rv = sh->item(&c, json_array_get(items, k))) != 0)
                     goto out;
         }
     }
@@ -656,4 +634,16 @@ out:
     json_decref(root);
     col_conv_free(&c);
     return rv;
+}
+
+int col_otlp_traces_json(const char *body, size_t len, const slc_wire_limits *lim,
+                         slc_batch **out, col_conv_report *rep, char *err, size_t errlen)
+{
+    return jrequest(&jtraces, 0, body, len, lim, out, rep, err, errlen);
+}
+
+int col_otlp_logs_json(const char *body, size_t len, const slc_wire_limits *lim,
+                       slc_batch **out, col_conv_report *rep, char *err, size_t errlen)
+{
+    return jrequest(&jlogs, 1, body, len, lim, out, rep, err, errlen);
 }

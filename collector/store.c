@@ -1021,16 +1021,17 @@ static int col_gather(slc_batch *dst, const char *frame, size_t len, const uint8
     return rv;
 }
 
-int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                         slc_batch **out, int *blocks_capped)
+/* One index scan for both trace reads: this uncached one and the block-cache
+ * one of store_query.c (store_int.h). */
+int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                           uint8_t (**keys_out)[COL_BLOCK_KEY_LEN], uint32_t *nkeys_out,
+                           int *capped_out)
 {
     rocksdb_readoptions_t *ro = NULL;
     rocksdb_iterator_t *it = NULL;
     uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
     uint32_t nkeys = 0;
     int capped = 0, rv = 0;
-    slc_batch *dst = NULL;
-    slc_wire_limits lim;
     char *rerr = NULL;
 
     if (max_blocks == 0)
@@ -1064,6 +1065,32 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
         rv = SL_ENOTFOUND;
         goto out;
     }
+    *keys_out = keys;
+    keys = NULL;
+    *nkeys_out = nkeys;
+    *capped_out = capped;
+out:
+    if (it != NULL)
+        rocksdb_iter_destroy(it);
+    if (ro != NULL)
+        rocksdb_readoptions_destroy(ro);
+    free(keys);
+    return rv;
+}
+
+int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                         slc_batch **out, int *blocks_capped)
+{
+    uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
+    uint32_t nkeys = 0;
+    int capped = 0, rv;
+    slc_batch *dst = NULL;
+    slc_wire_limits lim;
+    char *rerr = NULL;
+
+    rv = col_store_trace_blocks(s, trace_id, max_blocks, &keys, &nkeys, &capped);
+    if (rv != 0)
+        goto out;
     dst = slc_batch_new();
     if (dst == NULL) {
         rv = SL_ENOMEM;
@@ -1093,10 +1120,6 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
     }
 out:
     slc_batch_free(dst);
-    if (it != NULL)
-        rocksdb_iter_destroy(it);
-    if (ro != NULL)
-        rocksdb_readoptions_destroy(ro);
     free(keys);
     return rv;
 }

@@ -163,4 +163,11 @@ void col_store_retention_stop(col_store *s);
 /* Read limits for stored frames (they passed the limits of their day). */
 void col_store_read_limits(slc_wire_limits *l);
 
+/* The block keys the trace index lists for trace_id, at most max_blocks
+ * (0 means 4096; *capped set when more exist).  On success *keys is a
+ * malloc'd array of *nkeys keys owned by the caller.  Returns 0,
+ * SL_ENOTFOUND when the index lists none, SL_ENOMEM or a RocksDB error. */
+int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                           uint8_t (**keys)[COL_BLOCK_KEY_LEN], uint32_t *nkeys, int *capped);
+
 #endif /* COL_STORE_INT_H */

@@ -995,45 +995,14 @@ static int col_gather_cached(col_store *s, const uint8_t *bkey, const uint8_t ti
 static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                                  int want_spans, slc_batch **out, int *blocks_capped)
 {
-    rocksdb_readoptions_t *ro = NULL;
-    rocksdb_iterator_t *it = NULL;
     uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
     uint32_t nkeys = 0;
-    int capped = 0, rv = 0;
+    int capped = 0, rv;
     slc_batch *dst = NULL;
-    char *rerr = NULL;
 
-    if (max_blocks == 0)
-        max_blocks = 4096;
-    keys = malloc((size_t)max_blocks * COL_BLOCK_KEY_LEN);
-    ro = rocksdb_readoptions_create();
-    if (keys == NULL || ro == NULL) {
-        rv = SL_ENOMEM;
+    rv = col_store_trace_blocks(s, trace_id, max_blocks, &keys, &nkeys, &capped);
+    if (rv != 0)
         goto out;
-    }
-    rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
-    it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_TIDX]);
-    for (rocksdb_iter_seek(it, (const char *)trace_id, 16); rocksdb_iter_valid(it);
-         rocksdb_iter_next(it)) {
-        size_t klen = 0;
-        const char *k = rocksdb_iter_key(it, &klen);
-        if (klen != COL_TIDX_KEY_LEN || memcmp(k, trace_id, 16) != 0)
-            break;
-        if (nkeys == max_blocks) {
-            capped = 1;
-            break;
-        }
-        memcpy(keys[nkeys++], k + 16, COL_BLOCK_KEY_LEN);
-    }
-    rocksdb_iter_get_error(it, &rerr);
-    if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "scanning the trace index", NULL, 0);
-        goto out;
-    }
-    if (nkeys == 0) {
-        rv = SL_ENOTFOUND;
-        goto out;
-    }
     dst = slc_batch_new();
     if (dst == NULL) {
         rv = SL_ENOMEM;
@@ -1054,10 +1023,6 @@ static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint3
     }
 out:
     slc_batch_free(dst);
-    if (it != NULL)
-        rocksdb_iter_destroy(it);
-    if (ro != NULL)
-        rocksdb_readoptions_destroy(ro);
     free(keys);
     return rv;
 }

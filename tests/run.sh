@@ -65,6 +65,38 @@ for dir in tests/e2e tests/browser; do
   done
 done
 
+# The sanitizer phases (make test sets SL_FULL=1): the whole suite again
+# with the ASan+UBSan build, the SDK's threaded tests under TSan, and the
+# SDK tests under valgrind's memcheck.
+if [[ ${SL_FULL:-0} == 1 ]]; then
+  ASAN_O=${ASAN_O:-build/asan}
+  echo "== the whole suite under ASan+UBSan ($ASAN_O)"
+  for t in "$ASAN_O"/tests/test_*; do
+    [[ -x $t ]] || continue
+    run_one "asan-$(basename "$t")" 300 "$t"
+  done
+  for dir in tests/e2e tests/browser; do
+    shopt -s nullglob
+    for s in "$dir"/test_*.sh; do
+      O=$ASAN_O run_one "asan-$(basename "$dir")-$(basename "$s" .sh)" 400 bash "$s"
+    done
+    shopt -u nullglob
+  done
+  echo "== SDK tests under ThreadSanitizer"
+  run_one "tsan-sdk" 400 bash tests/unit/sdk_tsan.sh
+  if command -v valgrind >/dev/null; then
+    # The exporter and TLS tests assert wall-clock bounds (an absent
+    # collector must not delay sl_init past 500 ms...) that valgrind's
+    # 20-50x slowdown breaks; they run under ASan and TSan above.
+    echo "== SDK tests under valgrind memcheck"
+    for t in "$O"/tests/test_sdk_w3c "$O"/tests/test_sdk_span "$O"/tests/test_sdk_safety; do
+      [[ -x $t ]] || continue
+      run_one "valgrind-$(basename "$t")" 400 valgrind -q --error-exitcode=99 --leak-check=full \
+        --errors-for-leak-kinds=definite "$t"
+    done
+  fi
+fi
+
 echo
 if ((failed > 0)); then
   echo "failed: ${failures[*]}"

@@ -59,6 +59,39 @@ static int no_array(const slcli_ctx *c, const slcli_url *u, const char *what)
     return SLCLI_EXIT_USAGE;
 }
 
+/* Fetches u and prints the answer: as is with --json, else through render.
+ * The answer must hold the array field (what names it for the error); when
+ * the array is empty, empty_msg goes to stderr (not with --json) and the
+ * exit status is SLCLI_EXIT_EMPTY. */
+static int fetch_render(slcli_ctx *c, slcli_url *u, const char *field, const char *what,
+                        int (*render)(FILE *, const json_t *, const slcli_style *),
+                        const char *empty_msg)
+{
+    slcli_resp r;
+    int rc;
+    if ((rc = slcli_http_fetch(c, u, &r, 0)) != SLCLI_EXIT_OK)
+        return rc;
+    const json_t *arr = json_object_get(r.json, field);
+    if (!json_is_array(arr)) {
+        rc = no_array(c, u, what);
+    } else {
+        if (c->json) {
+            slcli_print_raw(c, &r);
+        } else {
+            slcli_style st;
+            slcli_style_init(c, &st);
+            render(c->out, r.json, &st);
+        }
+        if (json_array_size(arr) == 0) {
+            if (!c->json)
+                fputs(empty_msg, c->err);
+            rc = SLCLI_EXIT_EMPTY;
+        }
+    }
+    slcli_resp_free(&r);
+    return rc;
+}
+
 /* ---- latency ---------------------------------------------------------------------- */
 
 static void latency_help(FILE *f)
@@ -110,30 +143,12 @@ static int latency_run(slcli_ctx *c, int argc, char **argv)
     slcli_url_param(&u, "kind", v[4]);
     slcli_url_param(&u, "since", rg.since);
     slcli_url_param(&u, "until", rg.until);
-    slcli_resp r;
-    if ((rc = slcli_http_fetch(c, &u, &r, 0)) != SLCLI_EXIT_OK)
-        return rc;
-    const json_t *series = json_object_get(r.json, "series");
-    if (!json_is_array(series)) {
-        rc = no_array(c, &u, "a \"series\" array");
-    } else {
-        if (c->json) {
-            slcli_print_raw(c, &r);
-        } else {
-            slcli_style st;
-            slcli_style_init(c, &st);
-            slcli_render_latency(c->out, r.json, &st);
-        }
-        if (json_array_size(series) == 0) {
-            if (!c->json)
-                fprintf(c->err, "sightline: no requests in the range%s%s; widen --since, try --kind all, or "
-                                "check the name (`sightline services`)\n", v[0] ? " for service " : "",
-                        v[0] ? v[0] : "");
-            rc = SLCLI_EXIT_EMPTY;
-        }
-    }
-    slcli_resp_free(&r);
-    return rc;
+    char empty[1024];
+    snprintf(empty, sizeof empty,
+             "sightline: no requests in the range%s%s; widen --since, try --kind all, or "
+             "check the name (`sightline services`)\n",
+             v[0] ? " for service " : "", v[0] ? v[0] : "");
+    return fetch_render(c, &u, "series", "a \"series\" array", slcli_render_latency, empty);
 }
 
 const slcli_cmd slcli_cmd_latency = {"latency", "[--service S] [--operation O] [--step D]",
@@ -322,28 +337,8 @@ static int deps_run(slcli_ctx *c, int argc, char **argv)
     slcli_url_init(&u, c, "/api/v1/deps");
     slcli_url_param(&u, "since", rg.since);
     slcli_url_param(&u, "until", rg.until);
-    slcli_resp r;
-    if ((rc = slcli_http_fetch(c, &u, &r, 0)) != SLCLI_EXIT_OK)
-        return rc;
-    const json_t *edges = json_object_get(r.json, "edges");
-    if (!json_is_array(edges)) {
-        rc = no_array(c, &u, "an \"edges\" array");
-    } else {
-        if (c->json) {
-            slcli_print_raw(c, &r);
-        } else {
-            slcli_style st;
-            slcli_style_init(c, &st);
-            slcli_render_deps(c->out, r.json, &st);
-        }
-        if (json_array_size(edges) == 0) {
-            if (!c->json)
-                fprintf(c->err, "sightline: no calls between services in the range; widen --since\n");
-            rc = SLCLI_EXIT_EMPTY;
-        }
-    }
-    slcli_resp_free(&r);
-    return rc;
+    return fetch_render(c, &u, "edges", "an \"edges\" array", slcli_render_deps,
+                        "sightline: no calls between services in the range; widen --since\n");
 }
 
 const slcli_cmd slcli_cmd_deps = {"deps", "[--since T] [--until T]",

@@ -136,16 +136,9 @@ int main(int argc, char **argv)
     }
     dn_install_signals();
     int port;
-    int lfd = dn_listen(&addr, &port);
-    if (lfd < 0) {
-        fprintf(stderr, "demo-checkout: cannot listen on %s: %s; pick another port\n",
-                listen_at, strerror(errno));
+    int lfd = dn_open_listener("demo-checkout", listen_at, &addr, port_file, &port);
+    if (lfd < 0)
         return 1;
-    }
-    if (port_file != NULL && dn_write_port_file(port_file, port) != 0) {
-        fprintf(stderr, "demo-checkout: cannot write %s: %s\n", port_file, strerror(errno));
-        return 1;
-    }
     if (dn_sdk_init("checkout", service) != 0)
         return 1;
     fprintf(stderr, "demo-checkout: listening on 127.0.0.1:%d, payment at %s\n", port,

@@ -110,6 +110,28 @@ static __attribute__((unused)) int dn_write_port_file(const char *path, int port
     return 0;
 }
 
+/* Listens on addr (listen_at is its text, for messages) and, when
+ * port_file is set, writes the bound port there for scripts that started
+ * the service on port 0.  Returns the listening fd and *port, or -1 after
+ * telling the user on stderr what to do; prog prefixes the messages. */
+static __attribute__((unused)) int dn_open_listener(const char *prog, const char *listen_at,
+                                                    const struct sockaddr_in *addr,
+                                                    const char *port_file, int *port)
+{
+    int lfd = dn_listen(addr, port);
+    if (lfd < 0) {
+        fprintf(stderr, "%s: cannot listen on %s: %s; pick another port\n", prog, listen_at,
+                strerror(errno));
+        return -1;
+    }
+    if (port_file != NULL && dn_write_port_file(port_file, *port) != 0) {
+        fprintf(stderr, "%s: cannot write %s: %s\n", prog, port_file, strerror(errno));
+        close(lfd);
+        return -1;
+    }
+    return lfd;
+}
+
 static __attribute__((unused)) void dn_timeouts(int fd, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};

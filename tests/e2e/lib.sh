@@ -85,6 +85,7 @@ start_collector() {
   COL_DATA=${COL_DATA:-$TMP/data}
   local np hp
   np=$(free_port) && hp=$(free_port) || bail "no free port"
+  while [[ $hp == "$np" ]]; do hp=$(free_port) || bail "no free port"; done
   COL_NNG=tcp://127.0.0.1:$np
   COL_HTTP=http://127.0.0.1:$hp
   spawn collector "$BIN/sightline-collector" --data "$COL_DATA" --listen "$COL_NNG" \

@@ -45,9 +45,10 @@ for t in span export safety security; do
   # read lock-order reports.
   if TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$SUPP ${TSAN_OPTIONS:-}" \
       "$O/test_sdk_$t" >"$log" 2>&1 && ! grep -q "WARNING: ThreadSanitizer" "$log"; then
-    echo "sdk_tsan: test_sdk_$t ok ($(grep -c '^\[       OK \]' "$log") tests)"
+    # one TAP line per test binary, for tests/run.sh
+    echo "ok - tsan test_sdk_$t ($(grep -cE '^(\[       OK \]|ok )' "$log") tests, no race reported)"
   else
-    echo "sdk_tsan: test_sdk_$t FAILED; see $log" >&2
+    echo "not ok - tsan test_sdk_$t: see $log"
     grep -m1 -A30 "WARNING: ThreadSanitizer" "$log" >&2 || tail -20 "$log" >&2
     rc=1
   fi

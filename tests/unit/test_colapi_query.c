@@ -37,18 +37,10 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char err[256];
 
-    f->dir = tu_tmpdir();
-    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (tu_store_open(&f->dir, &f->s) != 0)
         return -1;
-    }
-    f->api.store = f->s;
-    f->api.stats = &f->stats;
-    f->api.trace_max_spans = 10000;
-    f->api.trace_max_blocks = 4096;
-    f->api.list_max_scan = 100000;
+    tu_api_init(&f->api, f->s, &f->stats);
     f->t0 = slc_now_ns() - 20 * MIN;
     f->t0 -= f->t0 % MIN;
     *state = f;
@@ -58,98 +50,31 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    col_store_close(f->s);
-    tu_rmtree(f->dir);
+    tu_store_close(f->dir, f->s);
     free(f);
     return 0;
-}
-
-static void store_batch(col_store *s, slc_batch *b)
-{
-    uint8_t *frame;
-    size_t len;
-    slc_batch *d = NULL;
-    col_batch_key k;
-    char err[256];
-
-    tu_encode(b, &frame, &len);
-    if (slc_wire_decode(frame, len, NULL, &d, err, sizeof err) != 0)
-        fail_msg("decode: %s", err);
-    k.batch_id = b->batch_id;
-    k.crc = (uint32_t)len * 2654435761u + (uint32_t)b->batch_id;
-    assert_int_equal(col_store_claim(s, &k), 0);
-    assert_int_equal(col_store_write(s, &k, frame, len, d, err, sizeof err), 0);
-    col_store_release(s, &k);
-    slc_batch_free(d);
-    free(frame);
 }
 
 /* n three-span traces (frontend -> checkout -> payment, payment fails, a
  * log), one per second from f->t0. */
 static void store_traces(struct fx *f, int n, uint64_t seed)
 {
-    for (int i = 0; i < n; i++) {
-        uint8_t *frame;
-        size_t len;
-        slc_batch *d = NULL;
-        col_batch_key k;
-        char err[256];
-
-        tu_trace_frame(seed + (uint64_t)i, seed + (uint64_t)i, f->t0 + (uint64_t)i * SEC, &frame,
-                       &len);
-        assert_int_equal(slc_wire_decode(frame, len, NULL, &d, err, sizeof err), 0);
-        k.batch_id = d->batch_id;
-        k.crc = (uint32_t)(seed + (uint64_t)i);
-        assert_int_equal(col_store_claim(f->s, &k), 0);
-        assert_int_equal(col_store_write(f->s, &k, frame, len, d, err, sizeof err), 0);
-        col_store_release(f->s, &k);
-        slc_batch_free(d);
-        free(frame);
-    }
+    tu_store_traces(f->s, n, seed, f->t0, SEC, (uint32_t)seed);
 }
 
 /* ---- calling the API ----------------------------------------------------- */
-
-struct args {
-    const char *k[24], *v[24];
-    int n;
-};
-
-static const char *arg_of(void *cx, const char *name)
-{
-    struct args *a = cx;
-    for (int i = 0; i < a->n; i++)
-        if (strcmp(a->k[i], name) == 0)
-            return a->v[i];
-    return NULL;
-}
 
 /* GET path with NULL-terminated key, value pairs; returns the body (owned
  * by the caller) and the status in *status. */
 static json_t *get(struct fx *f, int *status, const char *path, ...)
 {
-    struct args a = {0};
-    col_api_req req = {0};
-    col_api_resp resp = {0};
     va_list ap;
-    const char *k;
+    json_t *body;
 
     va_start(ap, path);
-    while ((k = va_arg(ap, const char *)) != NULL && a.n < 24) {
-        a.k[a.n] = k;
-        a.v[a.n++] = va_arg(ap, const char *);
-    }
+    body = tu_api_vget(&f->api, status, path, ap);
     va_end(ap);
-    req.method = "GET";
-    req.path = path;
-    req.arg = arg_of;
-    req.cx = &a;
-    req.now_ns = slc_now_ns();
-    assert_int_equal(col_api_dispatch(&f->api, &req, &resp), 1);
-    assert_non_null(resp.body);
-    free(resp.text);
-    *status = resp.status;
-    return resp.body;
+    return body;
 }
 
 static const char *err_code(json_t *body)
@@ -250,7 +175,7 @@ static void test_red_accuracy(void **state)
                     tu_span(b, tid, sid, NULL, svcs[si], ops[oi], start, d, i % 7 == 0);
                     if (b->nspans == 500) {
                         b->batch_id = batch++;
-                        store_batch(f->s, b);
+                        tu_store_batch(f->s, b);
                         slc_batch_reset(b);
                     }
                     /* client spans with other latencies: kind=entry must skip them */
@@ -270,7 +195,7 @@ static void test_red_accuracy(void **state)
                 }
         if (b->nspans > 0) {
             b->batch_id = batch++;
-            store_batch(f->s, b);
+            tu_store_batch(f->s, b);
         }
         slc_batch_free(b);
     }

@@ -32,18 +32,10 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char err[256];
 
-    f->dir = tu_tmpdir();
-    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (tu_store_open(&f->dir, &f->s) != 0)
         return -1;
-    }
-    f->api.store = f->s;
-    f->api.stats = &f->stats;
-    f->api.trace_max_spans = 10000;
-    f->api.trace_max_blocks = 4096;
-    f->api.list_max_scan = 100000;
+    tu_api_init(&f->api, f->s, &f->stats);
     f->t0 = slc_now_ns() - 600 * SEC;
     f->bid = 1000;
     *state = f;
@@ -53,8 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    col_store_close(f->s);
-    tu_rmtree(f->dir);
+    tu_store_close(f->dir, f->s);
     free(f);
     return 0;
 }
@@ -86,13 +77,11 @@ static void add_str(slc_batch *b, const char *k, const char *v, uint32_t *first)
 static void store_stats(struct fx *f, const char *svc, const char *inst, const char *body,
                         uint64_t sec, int64_t created, int64_t dropped)
 {
-    slc_batch *b = slc_batch_new(), *d = NULL;
+    slc_batch *b = slc_batch_new();
     slc_log l;
     uint32_t first = 0;
     uint8_t *frame;
     size_t len;
-    col_batch_key k;
-    char err[256];
 
     b->batch_id = ++f->bid;
     add_int(b, "sightline.sdk.spans.created", created, &first);
@@ -110,55 +99,21 @@ static void store_stats(struct fx *f, const char *svc, const char *inst, const c
     l.attr_count = 6;
     assert_int_equal(slc_batch_add_log(b, &l, NULL), 0);
     tu_encode(b, &frame, &len);
-    assert_int_equal(slc_wire_decode(frame, len, NULL, &d, err, sizeof err), 0);
-    k.batch_id = b->batch_id;
-    k.crc = (uint32_t)b->batch_id * 2654435761u;
-    assert_int_equal(col_store_claim(f->s, &k), 0);
-    assert_int_equal(col_store_write(f->s, &k, frame, len, d, err, sizeof err), 0);
-    col_store_release(f->s, &k);
-    slc_batch_free(d);
+    tu_store_put(f->s, frame, len, (uint32_t)b->batch_id * 2654435761u);
     slc_batch_free(b);
     free(frame);
-}
-
-struct args {
-    const char *k[8], *v[8];
-    int n;
-};
-
-static const char *arg_of(void *cx, const char *name)
-{
-    struct args *a = cx;
-    for (int i = 0; i < a->n; i++)
-        if (strcmp(a->k[i], name) == 0)
-            return a->v[i];
-    return NULL;
 }
 
 /* GET /api/v1/sdk with NULL-terminated key, value pairs. */
 static json_t *get(struct fx *f, int *status, ...)
 {
-    struct args a = {0};
-    col_api_req req = {0};
-    col_api_resp resp = {0};
     va_list ap;
-    const char *k;
+    json_t *body;
 
     va_start(ap, status);
-    while ((k = va_arg(ap, const char *)) != NULL && a.n < 8) {
-        a.k[a.n] = k;
-        a.v[a.n++] = va_arg(ap, const char *);
-    }
+    body = tu_api_vget(&f->api, status, "/api/v1/sdk", ap);
     va_end(ap);
-    req.method = "GET";
-    req.path = "/api/v1/sdk";
-    req.arg = arg_of;
-    req.cx = &a;
-    req.now_ns = slc_now_ns();
-    assert_int_equal(col_api_dispatch(&f->api, &req, &resp), 1);
-    assert_non_null(resp.body);
-    *status = resp.status;
-    return resp.body;
+    return body;
 }
 
 static json_int_t counter(json_t *o, const char *k)

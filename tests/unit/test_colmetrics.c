@@ -38,13 +38,9 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char err[256];
 
-    f->dir = tu_tmpdir();
-    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (tu_store_open(&f->dir, &f->s) != 0)
         return -1;
-    }
     col_stats_init(&f->stats);
     f->api.store = f->s;
     f->api.stats = &f->stats;
@@ -58,54 +54,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    col_store_close(f->s);
-    tu_rmtree(f->dir);
+    tu_store_close(f->dir, f->s);
     free(f);
     return 0;
-}
-
-static void store_batch(col_store *s, slc_batch *b)
-{
-    uint8_t *frame;
-    size_t len;
-    slc_batch *d = NULL;
-    col_batch_key k;
-    char err[256];
-
-    tu_encode(b, &frame, &len);
-    if (slc_wire_decode(frame, len, NULL, &d, err, sizeof err) != 0)
-        fail_msg("decode: %s", err);
-    k.batch_id = b->batch_id;
-    k.crc = (uint32_t)len * 2654435761u + (uint32_t)b->batch_id;
-    assert_int_equal(col_store_claim(s, &k), 0);
-    assert_int_equal(col_store_write(s, &k, frame, len, d, err, sizeof err), 0);
-    col_store_release(s, &k);
-    slc_batch_free(d);
-    free(frame);
 }
 
 /* n three-span traces (frontend 50 ms -> checkout 40 ms -> payment 30 ms,
  * payment fails), one frame each, starting at start + i ms. */
 static void store_traces(struct fx *f, int n, uint64_t seed, uint64_t start)
 {
-    for (int i = 0; i < n; i++) {
-        uint8_t *frame;
-        size_t len;
-        slc_batch *d = NULL;
-        col_batch_key k;
-        char err[256];
-
-        tu_trace_frame(seed + (uint64_t)i, seed + (uint64_t)i, start + (uint64_t)i * MS, &frame,
-                       &len);
-        assert_int_equal(slc_wire_decode(frame, len, NULL, &d, err, sizeof err), 0);
-        k.batch_id = d->batch_id;
-        k.crc = (uint32_t)(seed + (uint64_t)i);
-        assert_int_equal(col_store_claim(f->s, &k), 0);
-        assert_int_equal(col_store_write(f->s, &k, frame, len, d, err, sizeof err), 0);
-        col_store_release(f->s, &k);
-        slc_batch_free(d);
-        free(frame);
-    }
+    tu_store_traces(f->s, n, seed, start, MS, (uint32_t)seed);
 }
 
 /* One span of (service, op) with the given kind and duration. */
@@ -120,7 +78,7 @@ static void store_span(struct fx *f, uint64_t bid, const char *svc, const char *
     b->batch_id = bid;
     tu_span(b, tid, sid, NULL, svc, op, start, dur, error);
     b->spans[0].kind = (uint8_t)kind;
-    store_batch(f->s, b);
+    tu_store_batch(f->s, b);
     slc_batch_free(b);
 }
 

@@ -28,13 +28,9 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char err[256];
 
-    f->dir = tu_tmpdir();
-    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (tu_store_open(&f->dir, &f->s) != 0)
         return -1;
-    }
     f->t0 = slc_now_ns() - 10 * 60 * SEC;
     f->t0 -= f->t0 % (60 * SEC);
     *state = f;
@@ -44,53 +40,15 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    col_store_close(f->s);
-    tu_rmtree(f->dir);
+    tu_store_close(f->dir, f->s);
     free(f);
     return 0;
-}
-
-static void store_batch(col_store *s, slc_batch *b)
-{
-    uint8_t *frame;
-    size_t len;
-    slc_batch *d = NULL;
-    col_batch_key k;
-    char err[256];
-
-    tu_encode(b, &frame, &len);
-    if (slc_wire_decode(frame, len, NULL, &d, err, sizeof err) != 0)
-        fail_msg("decode: %s", err);
-    k.batch_id = b->batch_id;
-    k.crc = (uint32_t)len * 2654435761u + (uint32_t)b->batch_id;
-    assert_int_equal(col_store_claim(s, &k), 0);
-    assert_int_equal(col_store_write(s, &k, frame, len, d, err, sizeof err), 0);
-    col_store_release(s, &k);
-    slc_batch_free(d);
-    free(frame);
 }
 
 /* n traces frontend -> checkout -> payment (payment fails), one frame each. */
 static void store_traces(struct fx *f, int n, uint64_t first_seed)
 {
-    for (int i = 0; i < n; i++) {
-        uint8_t *frame;
-        size_t len;
-        slc_batch *d = NULL;
-        col_batch_key k;
-        char err[256];
-
-        tu_trace_frame(first_seed + (uint64_t)i, first_seed + (uint64_t)i,
-                       f->t0 + (uint64_t)i * SEC, &frame, &len);
-        assert_int_equal(slc_wire_decode(frame, len, NULL, &d, err, sizeof err), 0);
-        k.batch_id = d->batch_id;
-        k.crc = (uint32_t)i;
-        assert_int_equal(col_store_claim(f->s, &k), 0);
-        assert_int_equal(col_store_write(f->s, &k, frame, len, d, err, sizeof err), 0);
-        col_store_release(f->s, &k);
-        slc_batch_free(d);
-        free(frame);
-    }
+    tu_store_traces(f->s, n, first_seed, f->t0, SEC, 0);
 }
 
 struct rows {
@@ -190,10 +148,10 @@ static void test_edge_across_frames(void **state)
     tu_id(b, 8, 72);
     child->batch_id = 1;
     tu_span(child, tid, b, a, "db", "SELECT", f->t0 + 5 * SEC, 4 * MS, 0);
-    store_batch(f->s, child);
+    tu_store_batch(f->s, child);
     parent->batch_id = 2;
     tu_span(parent, tid, a, NULL, "api", "GET /x", f->t0 + 5 * SEC, 9 * MS, 0);
-    store_batch(f->s, parent);
+    tu_store_batch(f->s, parent);
     slc_batch_free(child);
     slc_batch_free(parent);
 
@@ -290,7 +248,7 @@ static void store_search_data(struct fx *f)
         sp.attr_first = first;
         sp.attr_count = 1;
         assert_int_equal(slc_batch_add_span(b, &sp, NULL), 0);
-        store_batch(f->s, b);
+        tu_store_batch(f->s, b);
         slc_batch_free(b);
     }
 }
@@ -398,7 +356,7 @@ static void store_logs(struct fx *f, int n)
             }
             assert_int_equal(slc_batch_add_log(b, &l, NULL), 0);
         }
-        store_batch(f->s, b);
+        tu_store_batch(f->s, b);
         slc_batch_free(b);
     }
 }
@@ -465,11 +423,11 @@ static void test_trace_logs(void **state)
     b->batch_id = 1;
     tu_log(b, tid, s1, "api", "third", f->t0 + 3 * MS);
     tu_log(b, tid, s1, "api", "first", f->t0 + 1 * MS);
-    store_batch(f->s, b);
+    tu_store_batch(f->s, b);
     slc_batch_reset(b);
     b->batch_id = 2;
     tu_log(b, tid, s1, "api", "second", f->t0 + 2 * MS);
-    store_batch(f->s, b);
+    tu_store_batch(f->s, b);
     slc_batch_free(b);
     assert_int_equal(col_store_trace_logs(f->s, tid, 0, &out), 0);
     assert_int_equal(out->nlogs, 3);

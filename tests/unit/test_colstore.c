@@ -24,13 +24,9 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    char err[256];
 
-    f->dir = tu_tmpdir();
-    if (col_store_open(f->dir, NULL, &f->s, err, sizeof err) != 0) {
-        fprintf(stderr, "open: %s\n", err);
+    if (tu_store_open(&f->dir, &f->s) != 0)
         return -1;
-    }
     *state = f;
     return 0;
 }
@@ -38,8 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    col_store_close(f->s);
-    tu_rmtree(f->dir);
+    tu_store_close(f->dir, f->s);
     free(f);
     return 0;
 }

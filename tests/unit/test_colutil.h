@@ -1,20 +1,29 @@
 /*
  * test_colutil.h - helpers shared by the collector's unit tests
  * (test_col*.c): building real frames with the shared codec, temporary
- * directories.  Header-only so each test binary stays one file.
+ * directories, a real store in one and writing frames to it as ingest does.
+ * Header-only so each test binary stays one file (every test_col* binary
+ * links the collector and cmocka).
  */
 #ifndef TEST_COLUTIL_H
 #define TEST_COLUTIL_H
 
 #include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
+#include "api.h"
 #include "slc_util.h"
 #include "slc_wire.h"
+#include "store.h"
 
 static inline void tu_id(uint8_t *out, size_t n, uint64_t seed)
 {
@@ -137,6 +146,129 @@ static inline void tu_rmtree(char *dir)
     if (dir != NULL)
         nftw(dir, tu_rm_one, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+}
+
+/* ---- a real store -------------------------------------------------------- */
+
+/* Opens a fresh store in a new temp dir.  On success *dir (owned by the
+ * caller, freed by tu_store_close) and *s are set; -1 with the reason on
+ * stderr otherwise. */
+static inline int tu_store_open(char **dir, col_store **s)
+{
+    char err[256];
+
+    *dir = tu_tmpdir();
+    if (col_store_open(*dir, NULL, s, err, sizeof err) != 0) {
+        fprintf(stderr, "open: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes s and removes dir (freed). */
+static inline void tu_store_close(char *dir, col_store *s)
+{
+    col_store_close(s);
+    tu_rmtree(dir);
+}
+
+/* Stores a frame under (its batch id, crc) through the ingest write path:
+ * decode, claim, write, release; each step must succeed. */
+static inline void tu_store_put(col_store *s, const uint8_t *frame, size_t len, uint32_t crc)
+{
+    slc_batch *d = NULL;
+    col_batch_key k;
+    char err[256];
+
+    if (slc_wire_decode(frame, len, NULL, &d, err, sizeof err) != 0)
+        fail_msg("decode: %s", err);
+    k.batch_id = d->batch_id;
+    k.crc = crc;
+    assert_int_equal(col_store_claim(s, &k), 0);
+    assert_int_equal(col_store_write(s, &k, frame, len, d, err, sizeof err), 0);
+    col_store_release(s, &k);
+    slc_batch_free(d);
+}
+
+/* Encodes b and stores it (tu_store_put), the crc made from the frame's
+ * length and batch id. */
+static inline void tu_store_batch(col_store *s, const slc_batch *b)
+{
+    uint8_t *frame;
+    size_t len;
+
+    tu_encode(b, &frame, &len);
+    tu_store_put(s, frame, len, (uint32_t)len * 2654435761u + (uint32_t)b->batch_id);
+    free(frame);
+}
+
+/* Stores n tu_trace_frame traces, one frame each: trace i has batch id and
+ * seed seed + i, starts at start + i * step and is stored with crc
+ * crc0 + i. */
+static inline void tu_store_traces(col_store *s, int n, uint64_t seed, uint64_t start,
+                                   uint64_t step, uint32_t crc0)
+{
+    for (int i = 0; i < n; i++) {
+        uint8_t *frame;
+        size_t len;
+
+        tu_trace_frame(seed + (uint64_t)i, seed + (uint64_t)i, start + (uint64_t)i * step,
+                       &frame, &len);
+        tu_store_put(s, frame, len, crc0 + (uint32_t)i);
+        free(frame);
+    }
+}
+
+/* ---- calling the API ----------------------------------------------------- */
+
+/* Points api at s and stats, with trace and list limits no test reaches. */
+static inline void tu_api_init(col_api *api, col_store *s, col_stats *stats)
+{
+    api->store = s;
+    api->stats = stats;
+    api->trace_max_spans = 10000;
+    api->trace_max_blocks = 4096;
+    api->list_max_scan = 100000;
+}
+
+struct tu_args {
+    const char *k[24], *v[24];
+    int n;
+};
+
+static inline const char *tu_arg_of(void *cx, const char *name)
+{
+    struct tu_args *a = cx;
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->k[i], name) == 0)
+            return a->v[i];
+    return NULL;
+}
+
+/* GET path through col_api_dispatch (which must claim it) with the
+ * NULL-terminated key, value pairs in ap; returns the body (owned by the
+ * caller) and the status in *status. */
+static inline json_t *tu_api_vget(const col_api *api, int *status, const char *path, va_list ap)
+{
+    struct tu_args a = {0};
+    col_api_req req = {0};
+    col_api_resp resp = {0};
+    const char *k;
+
+    while ((k = va_arg(ap, const char *)) != NULL && a.n < 24) {
+        a.k[a.n] = k;
+        a.v[a.n++] = va_arg(ap, const char *);
+    }
+    req.method = "GET";
+    req.path = path;
+    req.arg = tu_arg_of;
+    req.cx = &a;
+    req.now_ns = slc_now_ns();
+    assert_int_equal(col_api_dispatch(api, &req, &resp), 1);
+    assert_non_null(resp.body);
+    free(resp.text);
+    *status = resp.status;
+    return resp.body;
 }
 
 #endif /* TEST_COLUTIL_H */
