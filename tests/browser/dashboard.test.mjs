@@ -382,13 +382,17 @@ try {
       const p2 = await put('checkout-latency', { expr: 'p99(checkout) > 30s over 30m', severity: 'warning', description: 'Checkout is slow' });
       check(p1.ok && p2.ok, 'two alert rules were created through the API', `${p1.status} ${p2.status}`);
       let al = null;
-      for (let k = 0; k < 40; k++) {
+      // Wait (up to 30 s: the ASan build evaluates slowly) until both rules
+      // were evaluated and the error rule has reached 'firing'.
+      for (let k = 0; k < 120; k++) {
         al = await api('alerts');
-        if (al.alerts.length >= 2 && al.alerts.every((a) => a.last_eval_ns !== '0')) break;
+        if (al.alerts.length >= 2 && al.alerts.every((a) => a.last_eval_ns !== '0') &&
+            al.alerts.find((a) => a.rule === 'payment-errors')?.state === 'firing') break;
         await new Promise((res) => setTimeout(res, 250));
       }
       await page.goto(`${BASE}/#/alerts`);
       await page.waitForSelector('.alerts-tbl tbody tr');
+      al = await api('alerts'); // the states the page was drawn from
       const shown = await page.$$eval('.alerts-tbl tbody tr', (t) => t.map((x) => [x.dataset.rule, x.querySelector('.apill').textContent]));
       check(shown.length === al.alerts.length && al.alerts.every((a) => shown.some(([n, s]) => n === a.rule && s === a.state)),
         'alerts page shows every rule with its state', JSON.stringify(shown));
