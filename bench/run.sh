@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 O=${O:-build}
 mkdir -p "$O/bench"
 rc=0
-for b in ingest sdk query; do
+for b in ingest sdk query otlp; do
   bin=$O/bin/bench-$b
   [[ -x $bin ]] || continue
   echo "== bench-$b"
