@@ -206,13 +206,19 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC)
 FUZZ_EXTRA_convert := collector/otlp_json.c collector/otlp_proto.c collector/zipkin.c \
 	collector/pb.c collector/gzip.c collector/otlp_common.c $(JANSSON_LIBS)
+FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
+FUZZ_EXTRA_config := collector/config.c
+FUZZ_EXTRA_alert_rule := collector/alerts_rule.c $(JANSSON_LIBS)
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz
 	$(CC) $(CSTD) -O1 -g $(INC) -o build/fuzz/seed_wire tests/fuzz/seed_wire.c $(COMMON_SRC) -lz -lm
 	@mkdir -p build/fuzz/corpus-wire && build/fuzz/seed_wire build/fuzz/corpus-wire
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  case $$t in convert) extra="$(FUZZ_EXTRA_convert)";; *) extra="";; esac; \
+	  case $$t in convert) extra="$(FUZZ_EXTRA_convert)";; \
+	    traceparent) extra="$(FUZZ_EXTRA_traceparent)";; \
+	    config) extra="$(FUZZ_EXTRA_config)";; \
+	    alert_rule) extra="$(FUZZ_EXTRA_alert_rule)";; *) extra="";; esac; \
 	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) $$extra -lz -lm; \
 	  mkdir -p build/fuzz/corpus-$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \

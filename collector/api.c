@@ -193,7 +193,7 @@ static json_t *col_stats_ingest(const col_stats *st)
     }
     return json_pack(
         "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:o},s:I,s:I,"
-        "s:{s:I,s:I,s:I,s:o},s:I,s:I,s:I}",
+        "s:{s:I,s:I,s:I,s:o},s:I,s:I,s:I,s:I}",
         "frames_received", U(st->frames_received), "bytes_received", U(st->bytes_received),
         "frames_stored", U(st->frames_stored), "bytes_stored", U(st->bytes_stored),
         "spans_stored", U(st->spans_stored), "logs_stored", U(st->logs_stored), "duplicates",
@@ -206,7 +206,7 @@ static json_t *col_stats_ingest(const col_stats *st)
         (json_int_t)(cnt ? tot / cnt / 1000 : 0), "max_us", U(st->write_ns_max) / 1000,
         "buckets", lat, "in_flight_bytes", (json_int_t)atomic_load(&st->in_flight_bytes),
         "in_flight_budget_bytes", (json_int_t)st->in_flight_budget, "unauthorized",
-        U(st->unauthorized));
+        U(st->unauthorized), "conns_refused", U(st->conns_refused));
 }
 
 static void col_get_stats_safe(col_store *s, col_store_stats *ss)
@@ -321,6 +321,9 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
     col_metric(&t, "sightline_unauthorized_total", "counter",
                "Frames and receiver requests refused for a missing or wrong ingest token.",
                U(st->unauthorized));
+    col_metric(&t, "sightline_ingest_conns_refused_total", "counter",
+               "Ingest connections closed on arrival: over --ingest-max-conns.",
+               U(st->conns_refused));
     col_tprintf(&t, "# HELP sightline_retries_total Frames answered RETRY, by reason.\n"
                     "# TYPE sightline_retries_total counter\n");
     col_tprintf(&t, "sightline_retries_total{reason=\"busy\"} %llu\n",

@@ -129,6 +129,8 @@ static const struct col_setting col_settings[] = {
      "API request bodies (alert rules) larger than this get 413 (receivers: --max-frame-bytes)"},
     {"min-free-disk-mb", K_INT, OFF(min_free_disk_mb), 0, 0, 1048576, "MB",
      "refuse writes (senders get RETRY) while the data disk has less free space (0 = no check)"},
+    {"ingest-max-conns", K_INT, OFF(ingest_max_conns), 0, 1, 1000000, "N",
+     "concurrent ingest connections over all --listen URLs; more are closed on arrival"},
 };
 
 #define NSETTINGS (sizeof col_settings / sizeof col_settings[0])
@@ -160,6 +162,7 @@ void col_config_defaults(col_config *c)
     c->http_max_url_bytes = 8192;
     c->http_max_body_bytes = 1 << 20;
     c->min_free_disk_mb = 64;
+    c->ingest_max_conns = 1024;
     c->alert_interval_ns = 10ULL * 1000000000ULL;
     c->alert_history = 1000;
 }

@@ -64,6 +64,7 @@ typedef struct col_config {
     int http_max_url_bytes;               /* "http-max-url-bytes" */
     int http_max_body_bytes;              /* "http-max-body-bytes": API request bodies */
     int min_free_disk_mb;                 /* "min-free-disk-mb": 0 = no check */
+    int ingest_max_conns;                 /* "ingest-max-conns": nng connections, all listeners */
 } col_config;
 
 /* Fills *c with every default.  "listen" starts empty; col_config_finish()

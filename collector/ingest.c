@@ -58,7 +58,29 @@ struct col_ingest {
     size_t toklen[COL_INGEST_MAX_TOKENS];
     int ntok;
     nng_tls_config *tls;
+    /* Connection limit: every pipe that sees ADD_PRE also sees REM_POST
+     * (nng runs REM_POST for a pipe closed in ADD_PRE too), so counting
+     * at ADD_PRE keeps conns exact, refused pipes included. */
+    int max_conns; /* 0 = none */
+    atomic_int conns;
 };
+
+/* Pipe events: closes a connection beyond max_conns before the rep socket
+ * uses it, so an accept flood costs a file descriptor briefly, not a pipe. */
+static void col_pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    struct col_ingest *in = arg;
+
+    if (ev == NNG_PIPE_EV_ADD_PRE) {
+        int n = atomic_fetch_add(&in->conns, 1) + 1;
+        if (in->max_conns > 0 && n > in->max_conns) {
+            atomic_fetch_add_explicit(&in->stats->conns_refused, 1, memory_order_relaxed);
+            nng_pipe_close(p);
+        }
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        atomic_fetch_sub(&in->conns, 1);
+    }
+}
 
 static void col_reject(col_stats *st, slc_ack *ack, int err, enum col_reject_reason why,
                        const char *reason)
@@ -565,6 +587,14 @@ int col_ingest_start(const col_ingest_opts *o, col_store *store, col_stats *stat
         goto fail;
     }
     in->sock_open = 1;
+    in->max_conns = o->max_conns;
+    rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_ADD_PRE, col_pipe_event, in);
+    if (rv == 0)
+        rv = nng_pipe_notify(in->sock, NNG_PIPE_EV_REM_POST, col_pipe_event, in);
+    if (rv != 0) {
+        snprintf(err, errlen, "registering the nng pipe callbacks: %s", nng_strerror(rv));
+        goto fail;
+    }
     /* Frames up to twice the limit are received so the sender gets a
      * REJECTED ack that names the limit; beyond that the transport drops
      * the connection before buffering, which bounds memory. */

@@ -40,6 +40,9 @@ typedef struct col_ingest_opts {
     /* PEM certificate (chain) and private key files for tls+tcp:// URLs;
      * required when such a URL is given, ignored otherwise. */
     const char *tls_cert, *tls_key;
+    /* Connections open at once over all URLs; one more is closed as soon as
+     * it is accepted (counted in stats->conns_refused).  0 = no limit. */
+    int max_conns;
 } col_ingest_opts;
 
 /* Opens the socket, listens on every URL and starts the workers.  store and

@@ -271,6 +271,7 @@ int main(int argc, char **argv)
     io.workers = cfg.workers;
     io.limits = cfg.limits;
     io.inflight_bytes = (uint64_t)cfg.memory_budget_mb << 18; /* a quarter */
+    io.max_conns = cfg.ingest_max_conns;
     {
         static const char *toks[COL_MAX_TOKENS];
         for (int i = 0; i < cfg.ningest_tokens; i++)

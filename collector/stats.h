@@ -60,6 +60,7 @@ typedef struct col_stats {
     atomic_uint_fast64_t http_requests;
     atomic_uint_fast64_t http_errors; /* responses with status >= 400 */
     atomic_uint_fast64_t unauthorized; /* frames/requests without an accepted ingest token */
+    atomic_uint_fast64_t conns_refused; /* ingest connections closed: over --ingest-max-conns */
 } col_stats;
 
 /* Zeroes *s and records the start time. */

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cmocka.h>
@@ -684,6 +685,91 @@ static void test_tls_ingest(void **state)
     tu_rmtree(d);
 }
 
+/* ---- connection limit --------------------------------------------------- */
+
+/* With max_conns = 3, a fourth connection is closed on arrival (and
+ * counted), the three others keep getting acks, and once one of them
+ * leaves the slot is free again. */
+static void test_conn_limit(void **state)
+{
+    enum { LIMIT = 3 };
+    struct fx f = {0};
+    char err[512], data[300], url[128];
+    const char *urls[1] = {url};
+    col_ingest_opts o = {0};
+    nng_socket c[LIMIT], extra;
+    uint8_t *frame;
+    size_t len;
+    slc_ack ack;
+    void *buf = NULL;
+    size_t n = 0;
+
+    (void)state;
+    snprintf(url, sizeof url, "tcp://127.0.0.1:%d", free_port());
+    f.dir = tu_tmpdir();
+    snprintf(data, sizeof data, "%s/data", f.dir);
+    assert_int_equal(col_store_open(data, NULL, &f.store, err, sizeof err), 0);
+    col_stats_init(&f.stats);
+    o.urls = urls;
+    o.nurls = 1;
+    o.workers = 2;
+    slc_wire_limits_default(&o.limits);
+    o.max_conns = LIMIT;
+    assert_int_equal(col_ingest_start(&o, f.store, &f.stats, &f.in, err, sizeof err), 0);
+
+    /* Each of the first LIMIT connections is in use (acked) before the next. */
+    for (int i = 0; i < LIMIT; i++) {
+        assert_int_equal(nng_req0_open(&c[i]), 0);
+        nng_socket_set_ms(c[i], NNG_OPT_RECVTIMEO, 10000);
+        assert_int_equal(nng_dial(c[i], url, NULL, 0), 0);
+        tu_trace_frame(0xc000 + (uint64_t)i, 100 + (uint64_t)i, T0, &frame, &len);
+        send_frame(c[i], frame, len, &ack);
+        assert_int_equal(ack.status, SLC_ACK_STORED);
+        free(frame);
+    }
+    assert_int_equal(atomic_load(&f.stats.conns_refused), 0);
+
+    /* One more: closed on arrival, its frame never answered. */
+    assert_int_equal(nng_req0_open(&extra), 0);
+    nng_socket_set_ms(extra, NNG_OPT_RECVTIMEO, 700);
+    nng_socket_set_ms(extra, NNG_OPT_SENDTIMEO, 700);
+    nng_socket_set_ms(extra, NNG_OPT_RECONNMINT, 50);
+    nng_socket_set_ms(extra, NNG_OPT_RECONNMAXT, 100);
+    assert_int_equal(nng_dial(extra, url, NULL, NNG_FLAG_NONBLOCK), 0);
+    tu_trace_frame(0xc0ff, 199, T0, &frame, &len);
+    if (nng_send(extra, frame, len, 0) == 0)
+        assert_int_not_equal(nng_recv(extra, &buf, &n, NNG_FLAG_ALLOC), 0);
+    free(frame);
+    for (int i = 0; i < 100 && atomic_load(&f.stats.conns_refused) == 0; i++)
+        usleep(20000);
+    assert_true(atomic_load(&f.stats.conns_refused) >= 1);
+
+    /* The others are unaffected. */
+    for (int i = 0; i < LIMIT; i++) {
+        tu_trace_frame(0xc100 + (uint64_t)i, 110 + (uint64_t)i, T0, &frame, &len);
+        send_frame(c[i], frame, len, &ack);
+        assert_int_equal(ack.status, SLC_ACK_STORED);
+        free(frame);
+    }
+    assert_int_equal(atomic_load(&f.stats.frames_stored), 2 * LIMIT);
+
+    /* A slot freed is a slot reusable: the extra client, redialling, gets in. */
+    nng_close(c[0]);
+    nng_socket_set_ms(extra, NNG_OPT_RECVTIMEO, 10000);
+    nng_socket_set_ms(extra, NNG_OPT_SENDTIMEO, 10000);
+    tu_trace_frame(0xc1ff, 198, T0, &frame, &len);
+    send_frame(extra, frame, len, &ack);
+    assert_int_equal(ack.status, SLC_ACK_STORED);
+    free(frame);
+
+    nng_close(extra);
+    for (int i = 1; i < LIMIT; i++)
+        nng_close(c[i]);
+    col_ingest_stop(f.in);
+    col_store_close(f.store);
+    tu_rmtree(f.dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +782,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tokens, setup_tokens, teardown),
         cmocka_unit_test(test_url_is_local),
         cmocka_unit_test(test_tls_ingest),
+        cmocka_unit_test(test_conn_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
