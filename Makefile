@@ -209,6 +209,7 @@ FUZZ_EXTRA_convert := collector/otlp_json.c collector/otlp_proto.c collector/zip
 FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
 FUZZ_EXTRA_config := collector/config.c
 FUZZ_EXTRA_alert_rule := collector/alerts_rule.c $(JANSSON_LIBS)
+FUZZ_EXTRA_query := -Itests/unit $(COLLECTOR_SRC) $(QUERY_SRC) $(SERVER_LIBS) $(CMOCKA_LIBS) -pthread
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz
@@ -218,7 +219,8 @@ fuzz: deps
 	  case $$t in convert) extra="$(FUZZ_EXTRA_convert)";; \
 	    traceparent) extra="$(FUZZ_EXTRA_traceparent)";; \
 	    config) extra="$(FUZZ_EXTRA_config)";; \
-	    alert_rule) extra="$(FUZZ_EXTRA_alert_rule)";; *) extra="";; esac; \
+	    alert_rule) extra="$(FUZZ_EXTRA_alert_rule)";; \
+	    query) extra="$(FUZZ_EXTRA_query)";; *) extra="";; esac; \
 	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) $$extra -lz -lm; \
 	  mkdir -p build/fuzz/corpus-$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \

@@ -30,6 +30,27 @@ struct col_route {
     int any_method; /* 0: GET/HEAD only; 1: the handler checks the method */
 };
 
+/* Replaces each byte of s that does not start a valid UTF-8 sequence with
+ * '?'.  Messages quote the client's arguments (and %.32s may cut a sequence
+ * in two); jansson refuses invalid UTF-8, which would leave an error
+ * answer without its body. */
+static void col_api_utf8_fix(char *s)
+{
+    size_t n = strlen(s), i = 0;
+
+    while (i < n) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
+                                  : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (len != 0 && i + len <= n && slc_utf8_valid(s + i, len)) {
+            i += len;
+        } else {
+            s[i] = '?';
+            i++;
+        }
+    }
+}
+
 void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -38,6 +59,7 @@ void col_api_error(col_api_resp *resp, int status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    col_api_utf8_fix(msg);
     json_decref(resp->body);
     resp->status = status;
     resp->body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code,
@@ -107,6 +129,20 @@ static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp
 }
 
 /* ---- shared argument parsing --------------------------------------------- */
+
+void col_api_fmt_dur(uint64_t ns, char *buf, size_t len)
+{
+    static const struct { uint64_t ns; char u; } units[] = {
+        {86400ULL * 1000000000ULL, 'd'}, {3600ULL * 1000000000ULL, 'h'},
+        {60ULL * 1000000000ULL, 'm'},    {1000000000ULL, 's'}};
+
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ns >= units[i].ns && ns % units[i].ns == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(ns / units[i].ns), units[i].u);
+            return;
+        }
+    snprintf(buf, len, "%lluns", (unsigned long long)ns);
+}
 
 int col_api_arg_time(const col_api_req *req, col_api_resp *resp, const char *name,
                      const char *dflt, uint64_t *out)

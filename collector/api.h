@@ -23,6 +23,12 @@ typedef struct col_api {
     int trace_max_spans;
     int trace_max_blocks;
     int list_max_scan;
+    /* Query bounds (config "query-max-*", api_query.c, api_sdk.c); 0 = the
+     * COL_API_DEF_* default, so a zeroed col_api keeps working. */
+    uint64_t query_max_range_ns; /* since..until of one query */
+    int query_max_buckets;       /* RED buckets per series */
+    int query_max_series;        /* RED series in one answer */
+    int query_max_results;       /* largest 'limit' of lists (traces, logs, top) */
     /* Limits for the OTLP and Zipkin receivers (http.c, otlp.h): request
      * bodies over frame_bytes get 413; NULL = defaults.  Borrowed. */
     const slc_wire_limits *ingest_limits;
@@ -45,6 +51,11 @@ typedef struct col_api_req {
     size_t body_len;
     const char *content_type; /* the Content-Type header, or NULL */
 } col_api_req;
+
+#define COL_API_DEF_MAX_RANGE_NS (31ULL * 24 * 3600 * 1000000000ULL)
+#define COL_API_DEF_MAX_BUCKETS 2000
+#define COL_API_DEF_MAX_SERIES 1024
+#define COL_API_DEF_MAX_RESULTS 1000
 
 #define COL_API_BODY_MAX ((size_t)1 << 20)
 
@@ -70,5 +81,27 @@ void col_api_error(col_api_resp *resp, int status, const char *code, const char 
  * with *out set, or -1 with a 400 "bad_time" error in *resp. */
 int col_api_arg_time(const col_api_req *req, col_api_resp *resp, const char *name,
                      const char *dflt, uint64_t *out);
+
+/* The query bounds of api, defaults filled in (see struct col_api). */
+static inline uint64_t col_api_max_range(const col_api *api)
+{
+    return api->query_max_range_ns ? api->query_max_range_ns : COL_API_DEF_MAX_RANGE_NS;
+}
+static inline int col_api_max_buckets(const col_api *api)
+{
+    return api->query_max_buckets > 0 ? api->query_max_buckets : COL_API_DEF_MAX_BUCKETS;
+}
+static inline int col_api_max_series(const col_api *api)
+{
+    return api->query_max_series > 0 ? api->query_max_series : COL_API_DEF_MAX_SERIES;
+}
+static inline int col_api_max_results(const col_api *api)
+{
+    return api->query_max_results > 0 ? api->query_max_results : COL_API_DEF_MAX_RESULTS;
+}
+
+/* Writes ns as the largest whole unit that divides it ("31d", "90m", "45s")
+ * into buf, for error messages naming a configured range. */
+void col_api_fmt_dur(uint64_t ns, char *buf, size_t len);
 
 #endif /* COL_API_H */

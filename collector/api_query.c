@@ -2,9 +2,9 @@
  * api_query.c - the query endpoints (see api_query.h and docs/api.md).
  *
  * Every argument is checked before the store is touched and every answer is
- * bounded: time ranges at most COLQ_MAX_RANGE, RED answers at most
- * COLQ_MAX_POINTS buckets and COLQ_MAX_CELLS numbers per column, lists at
- * most their documented limit, searches at most the store's block budget
+ * bounded: time ranges at most query-max-range, RED answers at most
+ * query-max-buckets buckets, query-max-series series and COLQ_MAX_CELLS
+ * numbers per column, lists at most query-max-results, searches at most the store's block budget
  * (reported as "partial").  Aggregates come only from the per-minute rows
  * (col_store_red / col_store_edges), so their cost depends on the number of
  * minutes and groups, never on the number of spans.
@@ -25,18 +25,13 @@
 #define COLQ_SEC 1000000000ULL
 #define COLQ_MINUTE (60ULL * COLQ_SEC)
 #define COLQ_DEFAULT_SINCE "1h"
-#define COLQ_MAX_RANGE (31ULL * 24 * 3600 * COLQ_SEC)
-#define COLQ_MAX_POINTS 2000
 #define COLQ_AUTO_POINTS 120
 #define COLQ_MAX_CELLS 400000
-#define COLQ_MAX_SERIES 1024
+#define COLQ_STORE_GROUPS 1024 /* = COL_AGG_MAX_GROUPS of store_query.c */
 #define COLQ_SEARCH_DEFAULT 20
-#define COLQ_SEARCH_MAX 1000
 #define COLQ_SUMMARY_MAX 100
 #define COLQ_LOGS_DEFAULT 100
-#define COLQ_LOGS_MAX 1000
 #define COLQ_TOP_DEFAULT 10
-#define COLQ_TOP_MAX 1000
 #define COLQ_ARG_MAX 1024
 #define COLQ_Q_MAX 256
 
@@ -63,8 +58,8 @@ static void colq_store_err(col_api_resp *resp, const char *what, int rv)
 {
     if (rv == SL_ETOOBIG)
         col_api_error(resp, 400, "too_big",
-                      "%s: more than %d series in one bucket; filter by service or operation",
-                      what, COLQ_MAX_SERIES);
+                      "%s: more than %d groups in one bucket; filter by service or operation",
+                      what, COLQ_STORE_GROUPS);
     else if (rv == SL_ENOMEM)
         col_api_error(resp, 500, "internal", "%s: out of memory", what);
     else
@@ -92,11 +87,12 @@ static int colq_str(const col_api_req *req, col_api_resp *resp, const char *name
     return 0;
 }
 
-/* since (default 1h ago) .. until (default now), at most COLQ_MAX_RANGE. */
-static int colq_range(const col_api_req *req, col_api_resp *resp, uint64_t *since,
-                      uint64_t *until)
+/* since (default 1h ago) .. until (default now), at most query-max-range. */
+static int colq_range(const col_api *api, const col_api_req *req, col_api_resp *resp,
+                      uint64_t *since, uint64_t *until)
 {
-    uint64_t s, u;
+    uint64_t s, u, max = col_api_max_range(api);
+    char maxs[32];
 
     if (col_api_arg_time(req, resp, "since", COLQ_DEFAULT_SINCE, &s) != 0 ||
         col_api_arg_time(req, resp, "until", NULL, &u) != 0)
@@ -105,8 +101,10 @@ static int colq_range(const col_api_req *req, col_api_resp *resp, uint64_t *sinc
         col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
         return -1;
     }
-    if (u - s > COLQ_MAX_RANGE) {
-        col_api_error(resp, 400, "bad_range", "the time range is longer than 31 days; narrow it");
+    if (u - s > max) {
+        col_api_error(resp, 400, "bad_range",
+                      "the time range is longer than %s (query-max-range); narrow it",
+                      (col_api_fmt_dur(max, maxs, sizeof maxs), maxs));
         return -1;
     }
     *since = s;
@@ -128,8 +126,10 @@ static int colq_uint(const col_api_req *req, col_api_resp *resp, const char *nam
     errno = 0;
     x = strtoul(v, &end, 10);
     if (errno != 0 || end == v || *end != '\0' || *v == '-' || x < lo || x > hi) {
-        col_api_error(resp, 400, strcmp(name, "limit") == 0 ? "bad_limit" : "bad_argument",
-                      "'%s' must be an integer in %lu..%lu, got '%.32s'", name, lo, hi, v);
+        int lim = strcmp(name, "limit") == 0;
+        col_api_error(resp, 400, lim ? "bad_limit" : "bad_argument",
+                      "'%s' must be an integer in %lu..%lu%s, got '%.32s'", name, lo, hi,
+                      lim ? " (query-max-results)" : "", v);
         return -1;
     }
     *out = x;
@@ -487,8 +487,9 @@ void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *r
         colq_duration(req, resp, "max_duration", &q.max_duration_ns) != 0 ||
         colq_bool(req, resp, "error", &q.error) != 0 ||
         colq_bool(req, resp, "summary", &summary) != 0 ||
-        colq_uint(req, resp, "limit", COLQ_SEARCH_DEFAULT, 1, COLQ_SEARCH_MAX, &limit) != 0 ||
-        colq_range(req, resp, &q.since_ns, &q.until_ns) != 0 ||
+        colq_uint(req, resp, "limit", COLQ_SEARCH_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0 ||
+        colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0 ||
         colq_attrs_parse(req, resp, &attrs) != 0)
         goto out;
     if (q.max_duration_ns != 0 && q.min_duration_ns > q.max_duration_ns) {
@@ -558,6 +559,7 @@ struct colq_red {
     uint64_t first, step, npoints;
     struct colq_series *s;
     size_t n, cap, hint;
+    size_t max_series; /* query-max-series */
     int too_big, nomem;
 };
 
@@ -593,7 +595,7 @@ static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row
             return s;
         }
     }
-    if (r->n >= COLQ_MAX_SERIES || (r->n + 1) * r->npoints > COLQ_MAX_CELLS) {
+    if (r->n >= r->max_series || (r->n + 1) * r->npoints > COLQ_MAX_CELLS) {
         r->too_big = 1;
         return NULL;
     }
@@ -645,9 +647,10 @@ static int colq_red_row(const col_agg_row *row, void *arg)
 /* Picks the step: as given (whole minutes, rounded up, at least one), or
  * "auto"/absent: a round step giving at most COLQ_AUTO_POINTS buckets;
  * "0"/"all": one bucket.  The buckets are those of col_store_red(). */
-static int colq_red_plan(const col_api_req *req, col_api_resp *resp, uint64_t since,
-                         uint64_t until, struct colq_red *r)
+static int colq_red_plan(const col_api *api, const col_api_req *req, col_api_resp *resp,
+                         uint64_t since, uint64_t until, struct colq_red *r)
 {
+    int max_points = col_api_max_buckets(api);
     static const uint64_t nice[] = {1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080};
     const char *v = req->arg(req->cx, "step");
     uint64_t last = until - until % COLQ_MINUTE, step = 0, span;
@@ -676,12 +679,12 @@ static int colq_red_plan(const col_api_req *req, col_api_resp *resp, uint64_t si
         step += COLQ_MINUTE - step % COLQ_MINUTE;
     r->step = step;
     r->npoints = (last - r->first) / step + 1;
-    if (r->npoints > COLQ_MAX_POINTS) {
+    if (r->npoints > (uint64_t)max_points) {
         col_api_error(resp, 400, "bad_step",
-                      "%llu buckets of %llus over this range; at most %d: use a larger 'step' "
-                      "or a shorter range",
+                      "%llu buckets of %llus over this range; at most %d (query-max-buckets): "
+                      "use a larger 'step' or a shorter range",
                       (unsigned long long)r->npoints, (unsigned long long)(step / COLQ_SEC),
-                      COLQ_MAX_POINTS);
+                      max_points);
         return -1;
     }
     return 0;
@@ -759,10 +762,12 @@ void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp
     json_t *series = NULL, *t_us = NULL, *body;
 
     memset(&r, 0, sizeof r);
+    r.max_series = (size_t)col_api_max_series(api);
     if (colq_str(req, resp, "service", 255, &service) != 0 ||
         colq_str(req, resp, "operation", 255, &operation) != 0 ||
-        colq_kind(req, resp, &mask, &kname) != 0 || colq_range(req, resp, &since, &until) != 0 ||
-        colq_red_plan(req, resp, since, until, &r) != 0)
+        colq_kind(req, resp, &mask, &kname) != 0 ||
+        colq_range(api, req, resp, &since, &until) != 0 ||
+        colq_red_plan(api, req, resp, since, until, &r) != 0)
         goto out;
     by = req->arg(req->cx, "by");
     if (by == NULL || *by == '\0')
@@ -781,9 +786,9 @@ void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp
                        colq_red_row, &r);
     if (r.too_big) {
         col_api_error(resp, 400, "too_big",
-                      "more than %d series or %d numbers per column; filter by service or use "
-                      "a larger step",
-                      COLQ_MAX_SERIES, COLQ_MAX_CELLS);
+                      "more than %zu series (query-max-series) or %d numbers per column; filter "
+                      "by service or use a larger step",
+                      r.max_series, COLQ_MAX_CELLS);
         goto out;
     }
     if (r.nomem)
@@ -943,7 +948,8 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
     }
     memcpy(name, req->rest, rl - sl);
     name[rl - sl] = '\0';
-    if (colq_kind(req, resp, &mask, &kname) != 0 || colq_range(req, resp, &since, &until) != 0)
+    if (colq_kind(req, resp, &mask, &kname) != 0 ||
+        colq_range(api, req, resp, &since, &until) != 0)
         return;
     rv = col_store_red(api->store, name, NULL, since, until, 0, mask, 0, colq_op_row, &l);
     if (l.nomem)
@@ -999,9 +1005,10 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
     errors = strcmp(by, "errors") == 0;
     if (colq_str(req, resp, "service", 255, &service) != 0 ||
         colq_kind(req, resp, &mask, &kname) != 0 ||
-        colq_uint(req, resp, "limit", COLQ_TOP_DEFAULT, 1, COLQ_TOP_MAX, &limit) != 0 ||
+        colq_uint(req, resp, "limit", COLQ_TOP_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0 ||
         colq_uint(req, resp, "min_count", 1, 1, 1000000000UL, &min_count) != 0 ||
-        colq_range(req, resp, &since, &until) != 0)
+        colq_range(api, req, resp, &since, &until) != 0)
         return;
     rv = col_store_red(api->store, service, NULL, since, until, 0, mask, 0, colq_op_row, &l);
     if (l.nomem)
@@ -1073,7 +1080,7 @@ void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *res
     json_t *nodes = NULL;
     int rv;
 
-    if (colq_range(req, resp, &since, &until) != 0)
+    if (colq_range(api, req, resp, &since, &until) != 0)
         return;
     d.edges = json_array();
     nodes = json_array();
@@ -1237,7 +1244,8 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
         colq_str(req, resp, "q", COLQ_Q_MAX, &q.contains) != 0 ||
         colq_str(req, resp, "cursor", COL_CURSOR_MAX - 1, &q.cursor) != 0 ||
         colq_str(req, resp, "trace_id", 64, &tid) != 0 || colq_level(req, resp, &q.min_level) != 0 ||
-        colq_uint(req, resp, "limit", COLQ_LOGS_DEFAULT, 1, COLQ_LOGS_MAX, &limit) != 0)
+        colq_uint(req, resp, "limit", COLQ_LOGS_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0)
         return;
     q.limit = limit;
     /* A trace's logs are found by id, at any age: no default time range. */
@@ -1252,7 +1260,7 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
         colq_trace_logs(api, resp, &q, tid);
         return;
     }
-    if (colq_range(req, resp, &q.since_ns, &q.until_ns) != 0)
+    if (colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0)
         return;
     rv = col_store_logs(api->store, &q, &b, next, &capped);
     if (rv == SL_EINVAL) {

@@ -27,7 +27,6 @@
 #define COLS_MAX_INSTANCES 4096
 #define COLS_SLOTS 8192 /* power of two, > 2 * COLS_MAX_INSTANCES */
 #define COLS_DEFAULT_SINCE "1h"
-#define COLS_MAX_RANGE (31ULL * 86400 * 1000000000ULL)
 #define COLS_NAME_MAX 255
 
 /* One instance: the newest record of a (service, instance) pair. */
@@ -247,9 +246,13 @@ void col_api_sdk(const col_api *api, const col_api_req *req, col_api_resp *resp)
     if (col_api_arg_time(req, resp, "since", COLS_DEFAULT_SINCE, &q.since_ns) != 0 ||
         col_api_arg_time(req, resp, "until", NULL, &q.until_ns) != 0)
         return;
-    if (q.since_ns > q.until_ns || q.until_ns - q.since_ns > COLS_MAX_RANGE) {
+    if (q.since_ns > q.until_ns || q.until_ns - q.since_ns > col_api_max_range(api)) {
+        char maxs[32];
+        col_api_fmt_dur(col_api_max_range(api), maxs, sizeof maxs);
         col_api_error(resp, 400, "bad_range",
-                      "'since' must not be after 'until', and the range at most 31 days");
+                      "'since' must not be after 'until', and the range at most %s "
+                      "(query-max-range)",
+                      maxs);
         return;
     }
     set = malloc(sizeof *set);

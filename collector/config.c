@@ -65,6 +65,14 @@ static const struct col_setting col_settings[] = {
      "stored blocks read to assemble one trace"},
     {"list-max-scan", K_INT, OFF(list_max_scan), 0, 1, 100000000, "N",
      "index rows a trace list may scan before it stops"},
+    {"query-max-range", K_DUR, OFF(query_max_range_ns), 0, 0, 0, "DURATION",
+     "longest since..until of one query (1m..3650d); longer ones get 400"},
+    {"query-max-buckets", K_INT, OFF(query_max_buckets), 0, 1, 100000, "N",
+     "time buckets of one RED answer (/api/v1/red); more get 400"},
+    {"query-max-series", K_INT, OFF(query_max_series), 0, 1, 100000, "N",
+     "series of one RED answer (service, operation pairs); more get 400"},
+    {"query-max-results", K_INT, OFF(query_max_results), 0, 1, 100000, "N",
+     "largest 'limit' of trace searches, log queries and top lists"},
     {"max-frame-bytes", K_U32, LIM(frame_bytes), 0, 64, 1LL << 30, "BYTES",
      "largest frame accepted (larger frames are refused by the transport)"},
     {"max-payload-bytes", K_U32, LIM(payload_bytes), 0, 64, 1LL << 30, "BYTES",
@@ -150,6 +158,10 @@ void col_config_defaults(col_config *c)
     c->trace_max_spans = 10000;
     c->trace_max_blocks = 4096;
     c->list_max_scan = 1000000;
+    c->query_max_range_ns = 31ULL * 24 * 3600 * 1000000000ULL;
+    c->query_max_buckets = 2000;
+    c->query_max_series = 1024;
+    c->query_max_results = 1000;
     slc_wire_limits_default(&c->limits);
     c->log_level = COL_LOG_INFO;
     c->retention_age_ns = 7ULL * 24 * 3600 * 1000000000ULL;
@@ -445,6 +457,11 @@ int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen
         col_find_ui(c, argv0);
     if (c->alert_interval_ns < 100000000ULL || c->alert_interval_ns > 3600ULL * 1000000000ULL) {
         snprintf(err, errlen, "'alert-interval' must be a duration in 100ms..1h, like 10s");
+        return SL_ECONFIG;
+    }
+    if (c->query_max_range_ns < 60ULL * 1000000000ULL ||
+        c->query_max_range_ns > 3650ULL * 86400 * 1000000000ULL) {
+        snprintf(err, errlen, "'query-max-range' must be a duration in 1m..3650d, like 31d");
         return SL_ECONFIG;
     }
     if (strchr(c->http_addr, ':') == NULL) {

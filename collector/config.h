@@ -36,6 +36,10 @@ typedef struct col_config {
     int trace_max_spans;                  /* "trace-max-spans" */
     int trace_max_blocks;                 /* "trace-max-blocks" */
     int list_max_scan;                    /* "list-max-scan" */
+    uint64_t query_max_range_ns;          /* "query-max-range": 1m..3650d */
+    int query_max_buckets;                /* "query-max-buckets" */
+    int query_max_series;                 /* "query-max-series" */
+    int query_max_results;                /* "query-max-results" */
     slc_wire_limits limits;               /* "max-frame-bytes", "max-spans", ... */
     int log_level;                        /* "log-level": debug|info|warn|error */
     uint64_t retention_age_ns;            /* "retention-age": 0 = keep forever */

@@ -296,6 +296,10 @@ int main(int argc, char **argv)
     api.trace_max_spans = cfg.trace_max_spans;
     api.trace_max_blocks = cfg.trace_max_blocks;
     api.list_max_scan = cfg.list_max_scan;
+    api.query_max_range_ns = cfg.query_max_range_ns;
+    api.query_max_buckets = cfg.query_max_buckets;
+    api.query_max_series = cfg.query_max_series;
+    api.query_max_results = cfg.query_max_results;
     /* The HTTP receivers (OTLP, Zipkin) enforce the same limits as native
      * ingest.  They read a copy taken at start, so a SIGHUP reload cannot
      * change it under a running HTTP thread; new limits apply after restart. */

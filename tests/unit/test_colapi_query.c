@@ -543,6 +543,93 @@ static void test_logs(void **state)
     json_decref(j);
 }
 
+/* ---- configured query limits (query-max-*) ------------------------------------ */
+
+/* Answer j is a 400 with code and a message naming setting; frees j. */
+static void assert_limit(json_t *j, int st, const char *code, const char *setting)
+{
+    const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+
+    assert_int_equal(st, 400);
+    assert_string_equal(err_code(j), code);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, setting));
+    json_decref(j);
+}
+
+static void test_configured_limits(void **state)
+{
+    struct fx *f = *state;
+    const char *lists[] = {"/api/v1/traces", "/api/v1/logs", "/api/v1/top"};
+    int st;
+    json_t *j;
+
+    store_traces(f, 30, 700);
+    /* Under the defaults, all of these are accepted. */
+    j = get(f, &st, "/api/v1/traces", "since", "3h", "limit", "6", NULL);
+    assert_int_equal(st, 200);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/red", "since", "1h", "step", "1m", NULL);
+    assert_int_equal(st, 200);
+    assert_true(json_array_size(json_object_get(j, "series")) > 1);
+    json_decref(j);
+
+    f->api.query_max_range_ns = 2 * 3600 * SEC;
+    f->api.query_max_buckets = 10;
+    f->api.query_max_series = 1;
+    f->api.query_max_results = 5;
+
+    j = get(f, &st, "/api/v1/traces", "since", "3h", NULL);
+    assert_limit(j, st, "bad_range", "longer than 2h (query-max-range)");
+    j = get(f, &st, "/api/v1/deps", "since", "3h", NULL);
+    assert_limit(j, st, "bad_range", "query-max-range");
+    j = get(f, &st, "/api/v1/sdk", "since", "3h", NULL);
+    assert_limit(j, st, "bad_range", "at most 2h (query-max-range)");
+    j = get(f, &st, "/api/v1/traces", "since", "2h", NULL);
+    assert_int_equal(st, 200);
+    json_decref(j);
+
+    j = get(f, &st, "/api/v1/red", "since", "1h", "step", "1m", NULL);
+    assert_limit(j, st, "bad_step", "at most 10 (query-max-buckets)");
+    j = get(f, &st, "/api/v1/red", "since", "1h", "step", "10m", NULL);
+    assert_limit(j, st, "too_big", "more than 1 series (query-max-series)");
+    j = get(f, &st, "/api/v1/red", "service", "payment", "since", "1h", "step", "10m", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
+    json_decref(j);
+
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+        j = get(f, &st, lists[i], "limit", "6", NULL);
+        assert_limit(j, st, "bad_limit", "1..5 (query-max-results)");
+        j = get(f, &st, lists[i], "limit", "5", NULL);
+        assert_int_equal(st, 200);
+        json_decref(j);
+    }
+}
+
+/* Regression (fuzz_query): an error message quoting an argument that is not
+ * UTF-8, or that %.32s cuts inside a sequence, still has its JSON body. */
+static void test_error_quotes_bad_utf8(void **state)
+{
+    struct fx *f = *state;
+    const char *bad[] = {"err`or\x18\xeb`)\x08O\x95\xcd", /* the input found */
+                         "0123456789012345678901234567890\xc3\xa9", "\xff\xfe", "\xed\xa0\x80"};
+    int st;
+    json_t *j;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        j = get(f, &st, "/api/v1/top", "by", bad[i], NULL);
+        assert_int_equal(st, 400);
+        assert_non_null(j);
+        assert_string_equal(err_code(j), "bad_argument");
+        json_decref(j);
+        j = get(f, &st, "/api/v1/red", "step", bad[i], NULL);
+        assert_int_equal(st, 400);
+        assert_string_equal(err_code(j), "bad_step");
+        json_decref(j);
+    }
+}
+
 /* The one-pass percentiles equal slc_hist_quantile() exactly. */
 static void test_percentiles_match_quantile(void **state)
 {
@@ -574,6 +661,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_configured_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_error_quotes_bad_utf8, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
