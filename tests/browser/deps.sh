@@ -23,9 +23,19 @@ if [[ ! -x /usr/bin/chromium ]]; then
   fi
 fi
 
+# Node.js and npm drive the browser and the OpenTelemetry JS SDK in the tests;
+# a bare Debian has neither: install its packages when root.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "deps.sh: installing nodejs and npm (apt-get)..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q nodejs npm >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q nodejs npm >/dev/null; }
+  fi
+fi
 for tool in node npm; do
   command -v "$tool" >/dev/null || {
-    echo "deps.sh: $tool is missing; install Node.js 20 or newer (with npm)" >&2
+    echo "deps.sh: $tool is missing; install Node.js 18.19 or newer with npm (apt-get install nodejs npm)" >&2
     exit 1
   }
 done
