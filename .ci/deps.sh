@@ -18,6 +18,7 @@ need=(
   "cmd:curl curl"
   "cmd:openssl openssl"
   "cmd:valgrind valgrind"
+  "/etc/ssl/certs/ca-certificates.crt ca-certificates"
 )
 
 missing=()
