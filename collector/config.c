@@ -210,6 +210,25 @@ static int col_parse_ll(const char *v, long long *out)
     return 0;
 }
 
+/* Checks a token value (ingest or API): 1..COL_TOKEN_MAX-1 visible ASCII
+ * characters.  The value is a secret, so the message never echoes it.
+ * Writes its length into *len on success. */
+static int col_token_check(const char *name, const char *value, size_t *len, char *err,
+                           size_t errlen)
+{
+    size_t n = strlen(value);
+    int ok = n > 0 && n < COL_TOKEN_MAX;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = value[i] > ' ' && value[i] < 0x7f;
+    if (!ok) {
+        snprintf(err, errlen, "'%s' must be 1..%d visible ASCII characters (no spaces)", name,
+                 COL_TOKEN_MAX - 1);
+        return SL_ECONFIG;
+    }
+    *len = n;
+    return 0;
+}
+
 int col_config_set(col_config *c, const char *name, const char *value, char *err, size_t errlen)
 {
     const struct col_setting *s = col_find(name);
@@ -246,40 +265,24 @@ int col_config_set(col_config *c, const char *name, const char *value, char *err
         }
         snprintf(c->listen[c->nlisten++], COL_URL_MAX, "%s", value);
         return 0;
-    case K_TOKEN: {
-        size_t n = strlen(value);
-        int ok = n > 0 && n < COL_TOKEN_MAX;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = value[i] > ' ' && value[i] < 0x7f;
-        if (!ok) {
-            /* The value is a secret: do not echo it. */
-            snprintf(err, errlen, "'%s' must be 1..%d visible ASCII characters (no spaces)",
-                     name, COL_TOKEN_MAX - 1);
-            return SL_ECONFIG;
-        }
-        if (c->ningest_tokens >= COL_MAX_TOKENS) {
-            snprintf(err, errlen, "more than %d ingest tokens", COL_MAX_TOKENS);
-            return SL_ECONFIG;
-        }
-        memcpy(c->ingest_tokens[c->ningest_tokens++], value, n + 1);
-        return 0;
-    }
+    case K_TOKEN:
     case K_APITOKEN: {
-        size_t n = strlen(value);
-        int ok = n > 0 && n < COL_TOKEN_MAX;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = value[i] > ' ' && value[i] < 0x7f;
-        if (!ok) {
-            snprintf(err, errlen, "'%s' must be 1..%d visible ASCII characters (no spaces)",
-                     name, COL_TOKEN_MAX - 1);
+        int api = s->kind == K_APITOKEN;
+        int *count = api ? &c->napi_tokens : &c->ningest_tokens;
+        size_t n;
+        if (col_token_check(name, value, &n, err, errlen) != 0)
+            return SL_ECONFIG;
+        if (*count >= COL_MAX_TOKENS) {
+            snprintf(err, errlen, "more than %d %s tokens", COL_MAX_TOKENS, api ? "API" : "ingest");
             return SL_ECONFIG;
         }
-        if (c->napi_tokens >= COL_MAX_TOKENS) {
-            snprintf(err, errlen, "more than %d API tokens", COL_MAX_TOKENS);
-            return SL_ECONFIG;
+        if (api) {
+            c->api_token_admin[*count] = s->min == 2;
+            memcpy(c->api_tokens[*count], value, n + 1);
+        } else {
+            memcpy(c->ingest_tokens[*count], value, n + 1);
         }
-        c->api_token_admin[c->napi_tokens] = s->min == 2;
-        memcpy(c->api_tokens[c->napi_tokens++], value, n + 1);
+        (*count)++;
         return 0;
     }
     case K_INT:
