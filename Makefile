@@ -51,6 +51,7 @@ CURL_LIBS := -lcurl
 endif
 NNG_LIBS := -lnng
 Z_LIBS := -lz
+ZSTD_LIBS := -lzstd
 
 # ---- sources, one room each -------------------------------------------------
 COMMON_SRC := $(wildcard common/*.c)
@@ -86,7 +87,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(O)/bin/%,$(BENCH_SRC))
 
 # The SDK library carries the shared codec inside it: users link one library.
 SDK_LIBS := $(NNG_LIBS) $(Z_LIBS)
-SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(Z_LIBS) -lm
+SERVER_LIBS := $(ROCKS_LIBS) $(NNG_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) $(ZSTD_LIBS) $(Z_LIBS) -lm
 CLI_LIBS := $(CURL_LIBS) $(JANSSON_LIBS) $(Z_LIBS) -lm
 
 .PHONY: all libs test test-fast unit e2e asan bench run clean deps fmt fuzz

@@ -8,6 +8,7 @@ set -euo pipefail
 need=(
   "/usr/include/nng/nng.h libnng-dev"
   "/usr/include/zlib.h zlib1g-dev"
+  "/usr/include/zstd.h libzstd-dev"
   "/usr/include/rocksdb/c.h librocksdb-dev"
   "/usr/include/jansson.h libjansson-dev"
   "/usr/include/cmocka.h libcmocka-dev"

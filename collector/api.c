@@ -60,10 +60,44 @@ void col_api_error(col_api_resp *resp, int status, const char *code, const char 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     col_api_utf8_fix(msg);
-    json_decref(resp->body);
+    col_api_resp_free(resp);
     resp->status = status;
     resp->body = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", status, "code", code,
                            "message", msg);
+}
+
+void col_api_resp_free(col_api_resp *resp)
+{
+    json_decref(resp->body);
+    free(resp->json);
+    free(resp->text);
+    resp->body = NULL;
+    resp->json = NULL;
+    resp->json_len = 0;
+    resp->text = NULL;
+}
+
+int col_api_resp_text(const col_api_resp *resp, char **out, size_t *len)
+{
+    char *s;
+
+    if (resp->json != NULL) {
+        s = malloc(resp->json_len + 1);
+        if (s == NULL)
+            return SL_ENOMEM;
+        memcpy(s, resp->json, resp->json_len + 1);
+        *out = s;
+        *len = resp->json_len;
+        return 0;
+    }
+    if (resp->body == NULL)
+        return SL_ENOTFOUND;
+    s = json_dumps(resp->body, JSON_COMPACT);
+    if (s == NULL)
+        return SL_ENOMEM;
+    *out = s;
+    *len = strlen(s);
+    return 0;
 }
 
 static void col_ok(col_api_resp *resp, json_t *body)
@@ -470,6 +504,8 @@ int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp)
 
     resp->status = 0;
     resp->body = NULL;
+    resp->json = NULL;
+    resp->json_len = 0;
     resp->text = NULL;
     if (strncmp(p, "/api/", 5) != 0 && strcmp(p, "/api") != 0 && strcmp(p, "/healthz") != 0 &&
         strcmp(p, "/metrics") != 0)

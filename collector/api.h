@@ -41,8 +41,12 @@ typedef struct col_api_req {
     const char *method;
     const char *path; /* decoded, without the query string */
     const char *rest; /* set by the dispatcher: path after a prefix route */
-    /* Returns the decoded value of query argument name, or NULL. */
+    /* Returns the decoded value of query argument name, or NULL (the
+     * first value when the argument is repeated). */
     const char *(*arg)(void *cx, const char *name);
+    /* The i-th value (from 0) of a repeated query argument, or NULL past
+     * the last; NULL function = only arg() is available. */
+    const char *(*arg_nth)(void *cx, const char *name, unsigned i);
     void *cx;
     uint64_t now_ns;
     /* The request body of PUT/POST/DELETE on routes that accept them
@@ -59,20 +63,35 @@ typedef struct col_api_req {
 
 #define COL_API_BODY_MAX ((size_t)1 << 20)
 
+/* An answer carries at most one of body, json and text. */
 typedef struct col_api_resp {
     int status;
     json_t *body; /* owned by the response; NULL = no body */
-    char *text;   /* malloc'd text/plain body instead of JSON (/metrics); owned */
+    /* A ready JSON text (malloc'd, owned, json_len bytes plus a NUL), sent
+     * as is: big answers (/api/v1/red) are written directly (jsonw.h)
+     * instead of as a jansson tree. */
+    char *json;
+    size_t json_len;
+    char *text; /* malloc'd text/plain body instead of JSON (/metrics); owned */
 } col_api_resp;
 
 /* Routes an API request (path under /api/, /healthz or /metrics).  Returns 1 and
  * fills *resp when the path belongs to the API (including 404/405 errors for
  * unknown API paths), 0 when it does not (the caller serves static files).
- * The caller owns resp->body. */
+ * The caller owns resp->body, resp->json and resp->text (col_api_resp_free). */
 int col_api_dispatch(const col_api *api, col_api_req *req, col_api_resp *resp);
 
+/* Frees what *resp owns and empties it. */
+void col_api_resp_free(col_api_resp *resp);
+
+/* The answer as JSON text, whichever form it has: *out is malloc'd and
+ * owned by the caller, *len its length.  SL_ENOTFOUND when resp has no JSON
+ * (a text answer or none), SL_ENOMEM. */
+int col_api_resp_text(const col_api_resp *resp, char **out, size_t *len);
+
 /* Fills *resp with the one error shape:
- * {"error":{"status":S,"code":"...","message":"..."}}. */
+ * {"error":{"status":S,"code":"...","message":"..."}}.  Replaces any
+ * answer already in *resp. */
 void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

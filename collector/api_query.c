@@ -7,11 +7,15 @@
  * numbers per column, lists at most query-max-results, searches at most the store's block budget
  * (reported as "partial").  Aggregates come only from the per-minute rows
  * (col_store_red / col_store_edges), so their cost depends on the number of
- * minutes and groups, never on the number of spans.
+ * minutes and groups, never on the number of spans.  The RED answer, up to
+ * hundreds of thousands of numbers, is written as JSON text (jsonw.h)
+ * rather than built as a jansson tree.
  */
 #include "api_query.h"
 #include "agg_time.h"
 #include "blockcache.h"
+#include "jsonw.h"
+#include "rollup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -208,35 +212,11 @@ static int colq_kind(const col_api_req *req, col_api_resp *resp, unsigned *mask,
 
 /* ======================= percentiles ======================================= */
 
+/* The function behind the stored summaries (rollup.c), so a bucket
+ * answered from a stored summary and one merged here print the same. */
 void col_apiq_percentiles(const slc_hist *h, uint64_t out[4])
 {
-    static const double qs[4] = {0.50, 0.90, 0.95, 0.99};
-    uint64_t rank[4], seen = 0;
-    uint32_t i, k = 0;
-
-    memset(out, 0, 4 * sizeof out[0]);
-    if (h->count == 0)
-        return;
-    /* The ranks of slc_hist_quantile(), so results are identical; the walk
-     * starts at min's bucket (all below are empty) and serves all four. */
-    for (int j = 0; j < 4; j++) {
-        rank[j] = (uint64_t)(qs[j] * (double)h->count);
-        if ((double)rank[j] < qs[j] * (double)h->count)
-            rank[j]++;
-        if (rank[j] == 0)
-            rank[j] = 1;
-    }
-    for (i = slc_hist_index(h->min); i < SLC_HIST_BUCKETS && k < 4; i++) {
-        seen += h->b[i];
-        while (k < 4 && seen >= rank[k]) {
-            uint64_t lo, hi, mid;
-            slc_hist_bounds(i, &lo, &hi);
-            mid = lo + (hi - lo) / 2;
-            out[k++] = mid < h->min ? h->min : mid > h->max ? h->max : mid;
-        }
-    }
-    for (; k < 4; k++)
-        out[k] = h->max;
+    col_rollup_percentiles(h, out);
 }
 
 static json_t *colq_real(double x)
@@ -360,15 +340,12 @@ static int colq_attrs_parse(const col_api_req *req, col_api_resp *resp, struct c
 {
     const char *v;
 
-#ifdef COL_API_HAS_ARG_NTH
-    /* Repeated attr=k=v arguments, when the HTTP adapter exposes them. */
+    /* attr=k=v may repeat (each one more filter, ANDed). */
     if (req->arg_nth != NULL) {
         for (unsigned i = 0; (v = req->arg_nth(req->cx, "attr", i)) != NULL; i++)
             if (*v != '\0' && colq_attr_add(a, resp, v) != 0)
                 return -1;
-    } else
-#endif
-    {
+    } else {
         v = req->arg(req->cx, "attr");
         if (v != NULL && *v != '\0' && colq_attr_add(a, resp, v) != 0)
             return -1;
@@ -550,7 +527,8 @@ out:
 /* ======================= GET /api/v1/red ==================================== */
 
 struct colq_series {
-    char *service, *operation;
+    char *service, *operation; /* exact bytes (may hold U+0000), *_len long */
+    size_t service_len, operation_len;
     uint64_t *count, *errors, *pct; /* pct: 4 per point */
     uint64_t total, total_errors;
 };
@@ -580,6 +558,21 @@ static int colq_name_eq(const char *z, const char *p, size_t n)
     return strncmp(z, p, n) == 0 && z[n] == '\0';
 }
 
+static int colq_bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+static char *colq_memdup(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row *row)
 {
     struct colq_series *s;
@@ -589,8 +582,8 @@ static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row
     for (size_t k = 0; k < r->n; k++) {
         size_t i = (r->hint + k) % r->n;
         s = &r->s[i];
-        if (colq_name_eq(s->service, row->service, row->service_len) &&
-            colq_name_eq(s->operation, row->operation, row->operation_len)) {
+        if (colq_bytes_eq(s->service, s->service_len, row->service, row->service_len) &&
+            colq_bytes_eq(s->operation, s->operation_len, row->operation, row->operation_len)) {
             r->hint = i + 1;
             return s;
         }
@@ -611,8 +604,10 @@ static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row
     }
     s = &r->s[r->n];
     memset(s, 0, sizeof *s);
-    s->service = strndup(row->service, row->service_len);
-    s->operation = strndup(row->operation, row->operation_len);
+    s->service = colq_memdup(row->service, row->service_len);
+    s->service_len = row->service_len;
+    s->operation = colq_memdup(row->operation, row->operation_len);
+    s->operation_len = row->operation_len;
     s->count = calloc(r->npoints, sizeof *s->count);
     s->errors = calloc(r->npoints, sizeof *s->errors);
     s->pct = calloc(r->npoints * 4, sizeof *s->pct);
@@ -640,7 +635,10 @@ static int colq_red_row(const col_agg_row *row, void *arg)
     s->errors[i] += row->errors;
     s->total += row->count;
     s->total_errors += row->errors;
-    col_apiq_percentiles(row->hist, &s->pct[i * 4]);
+    if (row->sum != NULL)
+        memcpy(&s->pct[i * 4], row->sum->pct, 4 * sizeof s->pct[0]);
+    else
+        col_apiq_percentiles(row->hist, &s->pct[i * 4]);
     return 0;
 }
 
@@ -701,55 +699,110 @@ static double colq_bucket_s(const struct colq_red *r, uint64_t i, uint64_t until
     return b1 > b0 ? (double)(b1 - b0) / 1e9 : 60.0;
 }
 
-static json_t *colq_series_json(const struct colq_red *r, const struct colq_series *s,
-                                int by_op, uint64_t since, uint64_t until)
+/* One series: its names, totals, then one array per measure with a value
+ * per bucket (percentiles null where the bucket has no requests). */
+static void colq_series_write(col_jw *w, const struct colq_red *r, const struct colq_series *s,
+                              int by_op, uint64_t since, uint64_t until)
 {
-    json_t *o = json_object(), *cnt = json_array(), *err = json_array(), *rate = json_array(),
-           *erate = json_array(), *p[4] = {json_array(), json_array(), json_array(), json_array()};
     static const char *const pn[4] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
-    int rc = 0;
+    double all = col_agg_minutes_s(since, until);
 
-    if (!o || !cnt || !err || !rate || !erate || !p[0] || !p[1] || !p[2] || !p[3])
-        rc = -1;
-    for (uint64_t i = 0; rc == 0 && i < r->npoints; i++) {
-        double sec = colq_bucket_s(r, i, until);
-        uint64_t c = s->count[i], e = s->errors[i];
-        rc |= json_array_append_new(cnt, json_integer((json_int_t)c));
-        rc |= json_array_append_new(err, json_integer((json_int_t)e));
-        rc |= json_array_append_new(rate, json_real((double)c / sec));
-        rc |= json_array_append_new(erate, json_real(c ? (double)e / (double)c : 0));
-        for (int k = 0; k < 4; k++)
-            rc |= json_array_append_new(p[k], c ? json_integer((json_int_t)s->pct[i * 4 + k])
-                                                : json_null());
+    col_jw_obj(w);
+    col_jw_key(w, "service");
+    col_jw_str(w, s->service, s->service_len);
+    if (by_op) {
+        col_jw_key(w, "operation");
+        col_jw_str(w, s->operation, s->operation_len);
     }
-    if (rc == 0) {
-        double all = col_agg_minutes_s(since, until);
-        rc |= json_object_set_new(o, "service", json_string(s->service));
-        if (by_op)
-            rc |= json_object_set_new(o, "operation", json_string(s->operation));
-        rc |= json_object_set_new(
-            o, "total",
-            json_pack("{s:I,s:I,s:f,s:f}", "count", (json_int_t)s->total, "errors",
-                      (json_int_t)s->total_errors, "rate", (double)s->total / all, "error_rate",
-                      s->total ? (double)s->total_errors / (double)s->total : 0.0));
-        rc |= json_object_set(o, "count", cnt);
-        rc |= json_object_set(o, "errors", err);
-        rc |= json_object_set(o, "rate", rate);
-        rc |= json_object_set(o, "error_rate", erate);
-        for (int k = 0; k < 4; k++)
-            rc |= json_object_set(o, pn[k], p[k]);
+    col_jw_key(w, "total");
+    col_jw_obj(w);
+    col_jw_key(w, "count");
+    col_jw_u64(w, s->total);
+    col_jw_key(w, "errors");
+    col_jw_u64(w, s->total_errors);
+    col_jw_key(w, "rate");
+    col_jw_real(w, (double)s->total / all);
+    col_jw_key(w, "error_rate");
+    col_jw_real(w, s->total ? (double)s->total_errors / (double)s->total : 0.0);
+    col_jw_obj_end(w);
+    col_jw_key(w, "count");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(w, s->count[i]);
+    col_jw_arr_end(w);
+    col_jw_key(w, "errors");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(w, s->errors[i]);
+    col_jw_arr_end(w);
+    col_jw_key(w, "rate");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_real(w, (double)s->count[i] / colq_bucket_s(r, i, until));
+    col_jw_arr_end(w);
+    col_jw_key(w, "error_rate");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_real(w, s->count[i] ? (double)s->errors[i] / (double)s->count[i] : 0);
+    col_jw_arr_end(w);
+    for (int k = 0; k < 4; k++) {
+        col_jw_key(w, pn[k]);
+        col_jw_arr(w);
+        for (uint64_t i = 0; i < r->npoints; i++) {
+            if (s->count[i])
+                col_jw_u64(w, s->pct[i * 4 + k]);
+            else
+                col_jw_null(w);
+        }
+        col_jw_arr_end(w);
     }
-    json_decref(cnt);
-    json_decref(err);
-    json_decref(rate);
-    json_decref(erate);
-    for (int k = 0; k < 4; k++)
-        json_decref(p[k]);
-    if (rc != 0) {
-        json_decref(o);
-        return NULL;
+    col_jw_obj_end(w);
+}
+
+/* The answer, written directly as JSON text (jsonw.h): ~100k numbers for
+ * a day at one-minute steps, which as a jansson tree cost more to build
+ * and dump than the query itself.  Same keys, order and number forms as
+ * the tree gave. */
+static void colq_red_answer(col_api_resp *resp, const struct colq_red *r, int by_op,
+                            const char *by, const char *kname, uint64_t since, uint64_t until)
+{
+    col_jw w;
+    char *text;
+    size_t len;
+
+    col_jw_init(&w, 512 + (size_t)r->npoints * (24 + r->n * 80), 0);
+    col_jw_obj(&w);
+    col_jw_key(&w, "since_ns");
+    col_jw_u64_str(&w, since);
+    col_jw_key(&w, "until_ns");
+    col_jw_u64_str(&w, until);
+    col_jw_key(&w, "start_ns");
+    col_jw_u64_str(&w, r->first);
+    col_jw_key(&w, "step_ns");
+    col_jw_u64(&w, r->step ? r->step : (until - until % COLQ_MINUTE) + COLQ_MINUTE - r->first);
+    col_jw_key(&w, "kind");
+    col_jw_cstr(&w, kname);
+    col_jw_key(&w, "by");
+    col_jw_cstr(&w, by);
+    col_jw_key(&w, "t_us");
+    col_jw_arr(&w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(&w, (r->first + i * r->step) / 1000);
+    col_jw_arr_end(&w);
+    col_jw_key(&w, "series");
+    col_jw_arr(&w);
+    for (size_t i = 0; i < r->n; i++)
+        colq_series_write(&w, r, &r->s[i], by_op, since, until);
+    col_jw_arr_end(&w);
+    col_jw_obj_end(&w);
+    text = col_jw_take(&w, &len);
+    if (text == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory building the response");
+        return;
     }
-    return o;
+    resp->status = 200;
+    resp->json = text;
+    resp->json_len = len;
 }
 
 void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -759,7 +812,6 @@ void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp
     uint64_t since, until;
     unsigned mask;
     int by_op, rv;
-    json_t *series = NULL, *t_us = NULL, *body;
 
     memset(&r, 0, sizeof r);
     r.max_series = (size_t)col_api_max_series(api);
@@ -782,8 +834,10 @@ void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp
         col_api_error(resp, 400, "bad_argument", "'operation' needs by=operation");
         goto out;
     }
-    rv = col_store_red(api->store, service, operation, since, until, r.step, mask, !by_op,
-                       colq_red_row, &r);
+    /* A bucket of one stored row comes with its stored percentiles (the
+     * same function's numbers) instead of a histogram to walk. */
+    rv = col_store_red(api->store, service, operation, since, until, r.step, mask,
+                       (by_op ? 0 : 1) | COL_RED_SUMMARY, colq_red_row, &r);
     if (r.too_big) {
         col_api_error(resp, 400, "too_big",
                       "more than %zu series (query-max-series) or %d numbers per column; filter "
@@ -797,28 +851,8 @@ void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp
         colq_store_err(resp, "reading RED aggregates", rv);
         goto out;
     }
-    series = json_array();
-    t_us = json_array();
-    for (uint64_t i = 0; t_us != NULL && i < r.npoints; i++)
-        if (json_array_append_new(t_us, json_integer((json_int_t)((r.first + i * r.step) / 1000))))
-            break;
-    for (size_t i = 0; series != NULL && i < r.n; i++)
-        if (json_array_append_new(series, colq_series_json(&r, &r.s[i], by_op, since, until))) {
-            json_decref(series);
-            series = NULL;
-        }
-    body = series == NULL || t_us == NULL
-               ? NULL
-               : json_pack("{s:o,s:o,s:o,s:I,s:s,s:s,s:o,s:o}", "since_ns", colq_ns(since),
-                           "until_ns", colq_ns(until), "start_ns", colq_ns(r.first), "step_ns",
-                           (json_int_t)(r.step ? r.step : (until - until % COLQ_MINUTE) +
-                                                              COLQ_MINUTE - r.first),
-                           "kind", kname, "by", by, "t_us", t_us, "series", series);
-    series = t_us = NULL;
-    colq_ok(resp, body);
+    colq_red_answer(resp, &r, by_op, by, kname, since, until);
 out:
-    json_decref(series);
-    json_decref(t_us);
     colq_red_free(&r);
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coldblock.h"
 #include "sightline.h"
 
 #define COL_BC_BUCKETS 4096 /* power of two */
@@ -47,10 +48,13 @@ static size_t col_bc_slot(const void *owner, const uint8_t key[12])
 
 /* Memory a decoded batch holds: the inflated payload its strings point
  * into plus its arrays. */
-static size_t col_bc_size(const uint8_t *frame, const slc_batch *b)
+static size_t col_bc_size(const slc_batch *b)
 {
-    uint32_t raw = (uint32_t)frame[20] | (uint32_t)frame[21] << 8 | (uint32_t)frame[22] << 16 |
-                   (uint32_t)frame[23] << 24;
+    /* The string bytes stand for the decoded payload (frames and sealed
+     * blocks have different headers). */
+    size_t raw = 0;
+    for (uint32_t i = 0; i < b->nstrs; i++)
+        raw += b->strs[i].len;
     return sizeof(struct col_bcache_ent) + 256 + raw + (size_t)b->nstrs * sizeof(slc_str) +
            (size_t)b->nspans * sizeof(slc_span) + (size_t)b->nlogs * sizeof(slc_log) +
            (size_t)b->nattrs * sizeof(slc_attr) + (size_t)b->nevents * sizeof(slc_event) +
@@ -147,7 +151,7 @@ int col_bcache_get(const void *owner, const uint8_t key[12], const uint8_t *fram
         col_bc_misses++;
         pthread_mutex_unlock(&col_bc_mu);
     }
-    rv = slc_wire_decode(frame, len, lim, &d, msg, msglen);
+    rv = col_block_decode(frame, len, lim, &d, msg, msglen);
     if (rv != 0)
         return rv;
     n = calloc(1, sizeof *n);
@@ -160,7 +164,7 @@ int col_bcache_get(const void *owner, const uint8_t key[12], const uint8_t *fram
     memcpy(n->hdr, frame, COL_BC_HDR); /* len >= header: the decoder checked */
     n->len = len;
     n->b = d;
-    n->bytes = col_bc_size(frame, d);
+    n->bytes = col_bc_size(d);
     n->refs = 1;
     pthread_mutex_lock(&col_bc_mu);
     old = col_bc_find(owner, key, frame, len);

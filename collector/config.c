@@ -94,6 +94,17 @@ static const struct col_setting col_settings[] = {
      "drop the oldest data while the tables on disk exceed this (0 = no size bound)", 1},
     {"retention-interval", K_DUR, OFF(retention_interval_ns), 0, 0, 0, "DURATION",
      "how often the background retention pass runs", 1},
+    {"seal-after", K_DUR, OFF(seal_after_ns), 0, 0, 0, "DURATION",
+     "rewrite frames received this long ago into trace-sorted, column-encoded sealed blocks "
+     "(docs/storage.md; 0 = never: frames stay as received, several times larger)"},
+    {"seal-interval", K_DUR, OFF(seal_interval_ns), 0, 0, 0, "DURATION",
+     "how often the background sealing pass runs"},
+    {"seal-block-items", K_INT, OFF(seal_block_items), 0, 256, 1000000, "N",
+     "spans and logs per sealed block (larger compress better, cost more to search)"},
+    {"seal-level", K_INT, OFF(seal_level), 0, 1, 19, "N", "zstd level of sealed blocks"},
+    {"compact-on-exit", K_BOOL, OFF(compact_on_exit), 0, 0, 1, NULL,
+     "at shutdown, seal every frame and compact the store (slower exit, smallest data "
+     "directory; benchmarks use it to measure bytes on disk)"},
     {"memory-budget-mb", K_INT, OFF(memory_budget_mb), 0, 64, 1048576, "MB",
      "memory for memtables (1/2) and frames in flight (1/4); over it, senders get RETRY"},
     {"rules", K_STR, OFF(rules_file), COL_PATH_MAX, 0, 0, "FILE",
@@ -174,6 +185,10 @@ void col_config_defaults(col_config *c)
     c->http_max_url_bytes = 8192;
     c->http_max_body_bytes = 1 << 20;
     c->min_free_disk_mb = 64;
+    c->seal_after_ns = 60ULL * 1000000000ULL;
+    c->seal_interval_ns = 10ULL * 1000000000ULL;
+    c->seal_block_items = 16384;
+    c->seal_level = 9;
     c->ingest_max_conns = 1024;
     c->alert_interval_ns = 10ULL * 1000000000ULL;
     c->alert_history = 1000;

@@ -68,6 +68,11 @@ typedef struct col_config {
     int http_max_url_bytes;               /* "http-max-url-bytes" */
     int http_max_body_bytes;              /* "http-max-body-bytes": API request bodies */
     int min_free_disk_mb;                 /* "min-free-disk-mb": 0 = no check */
+    uint64_t seal_after_ns;               /* "seal-after": 0 = never seal */
+    uint64_t seal_interval_ns;            /* "seal-interval" */
+    int seal_block_items;                 /* "seal-block-items" */
+    int seal_level;                       /* "seal-level": zstd level */
+    int compact_on_exit;                  /* "compact-on-exit" */
     int ingest_max_conns;                 /* "ingest-max-conns": nng connections, all listeners */
 } col_config;
 

@@ -47,6 +47,36 @@ static const char *col_arg(void *cx, const char *name)
     return MHD_lookup_connection_value(cx, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* The i-th value of a repeated query argument: libmicrohttpd keeps every
+ * key=value pair of the query string, in order, but its lookup returns
+ * only the first; walking them all finds the others. */
+struct col_nth {
+    const char *name, *value;
+    unsigned want, seen;
+};
+
+static enum MHD_Result col_nth_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct col_nth *n = cls;
+
+    (void)kind;
+    if (key == NULL || strcmp(key, n->name) != 0)
+        return MHD_YES;
+    if (n->seen++ < n->want)
+        return MHD_YES;
+    n->value = value != NULL ? value : "";
+    return MHD_NO;
+}
+
+static const char *col_arg_nth(void *cx, const char *name, unsigned i)
+{
+    struct col_nth n = {name, NULL, i, 0};
+
+    MHD_get_connection_values(cx, MHD_GET_ARGUMENT_KIND, col_nth_visit, &n);
+    return n.value;
+}
+
 static enum MHD_Result col_queue_h(struct MHD_Connection *c, col_stats *st, int status,
                                    struct MHD_Response *r, const char *ctype,
                                    const struct col_hdr *extra)
@@ -72,20 +102,30 @@ static enum MHD_Result col_queue(struct MHD_Connection *c, col_stats *st, int st
     return col_queue_h(c, st, status, r, ctype, NULL);
 }
 
+/* Sends resp's JSON: the ready text (resp->json, handed to libmicrohttpd,
+ * which frees it) or the jansson tree serialised now. */
 static enum MHD_Result col_send_json_h(struct MHD_Connection *c, col_stats *st,
                                        col_api_resp *resp, const struct col_hdr *extra)
 {
-    char *text = resp->body != NULL ? json_dumps(resp->body, JSON_COMPACT) : NULL;
+    char *text;
     struct MHD_Response *r;
     size_t n;
 
+    if (resp->json != NULL) {
+        text = resp->json;
+        n = resp->json_len;
+        resp->json = NULL;
+        resp->json_len = 0;
+    } else {
+        text = resp->body != NULL ? json_dumps(resp->body, JSON_COMPACT) : NULL;
+        n = text != NULL ? strlen(text) : 0;
+    }
     if (text == NULL) {
         static const char oom[] =
             "{\"error\":{\"status\":500,\"code\":\"internal\",\"message\":\"out of memory\"}}";
         r = MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
         return col_queue(c, st, 500, r, "application/json; charset=utf-8");
     }
-    n = strlen(text);
     r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
     if (r == NULL) {
         free(text);
@@ -118,7 +158,7 @@ static enum MHD_Result col_static_error(struct MHD_Connection *c, col_stats *st,
     va_end(ap);
     col_api_error(&resp, status, code, "%s", msg);
     ret = col_send_json(c, st, &resp);
-    json_decref(resp.body);
+    col_api_resp_free(&resp);
     return ret;
 }
 
@@ -346,7 +386,7 @@ static int col_check_request(struct col_http *h, struct MHD_Connection *c, const
         struct col_hdr hdr = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, www};
         *ret = col_send_json_h(c, st, &resp, &hdr);
     }
-    json_decref(resp.body);
+    col_api_resp_free(&resp);
     return 1;
 }
 
@@ -401,6 +441,7 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     req.method = method;
     req.path = url;
     req.arg = col_arg;
+    req.arg_nth = col_arg_nth;
     req.cx = c;
     req.now_ns = slc_now_ns();
     req.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -415,7 +456,7 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
     }
     col_recv_upload_free(u);
     *con_cls = NULL;
-    if (resp.text != NULL) {
+    if (resp.text != NULL && resp.body == NULL && resp.json == NULL) {
         struct MHD_Response *r =
             MHD_create_response_from_buffer(strlen(resp.text), resp.text, MHD_RESPMEM_MUST_FREE);
         if (r == NULL) {
@@ -426,7 +467,7 @@ static enum MHD_Result col_handler(void *cls, struct MHD_Connection *c, const ch
         return col_queue(c, h->api.stats, resp.status, r, "text/plain; version=0.0.4");
     }
     ret = col_send_json(c, h->api.stats, &resp);
-    json_decref(resp.body);
+    col_api_resp_free(&resp);
     return ret;
 }
 

@@ -216,6 +216,7 @@ int main(int argc, char **argv)
     /* The budget: half for memtables, a quarter for frames in flight, the
      * rest for the block cache, the edge tracker and the process. */
     so.memtables_mb = cfg.memory_budget_mb / 2;
+    so.compact_on_close = cfg.compact_on_exit;
     rv = col_store_open(cfg.data_dir, &so, &store, err, sizeof err);
     if (rv != 0) {
         col_log(COL_LOG_ERROR, "cannot open the store in %s: %s", cfg.data_dir, err);
@@ -234,6 +235,25 @@ int main(int argc, char **argv)
                 (unsigned long long)(ro.max_age_ns / 1000000000ULL),
                 cfg.retention_size_mb ? "" : "unbounded ", cfg.retention_size_mb,
                 (unsigned long long)(ro.interval_ns / 1000000000ULL));
+    }
+
+    {
+        col_seal_opts sealo = {0};
+        sealo.after_ns = cfg.seal_after_ns;
+        sealo.interval_ns = cfg.seal_interval_ns;
+        sealo.disabled = cfg.seal_after_ns == 0;
+        sealo.max_items = (uint32_t)cfg.seal_block_items;
+        sealo.level = cfg.seal_level;
+        if (col_store_seal_start(store, &sealo) != 0) {
+            col_log(COL_LOG_ERROR, "cannot start the sealing thread");
+            goto out;
+        }
+        if (sealo.disabled)
+            col_log(COL_LOG_INFO, "sealing: off (seal-after 0)");
+        else
+            col_log(COL_LOG_INFO, "sealing: frames older than %llus, %d items a block, zstd %d",
+                    (unsigned long long)(cfg.seal_after_ns / 1000000000ULL),
+                    cfg.seal_block_items, cfg.seal_level);
     }
 
     {

@@ -60,10 +60,28 @@ size_t col_rollup_put_name(uint8_t *p, const char *s, size_t len)
     return 1 + len;
 }
 
+size_t col_rollup_svc_key(uint8_t *p, uint8_t kind, uint64_t minute_ns)
+{
+    p[0] = COL_RK_SVC;
+    p[1] = kind;
+    be64_put(p + 2, minute_ns);
+    return 10;
+}
+
 int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
 {
     size_t off = 9;
 
+    if (len >= 11 && key[0] == COL_RK_SVC) {
+        k->type = COL_RK_SVC;
+        k->tail = key[1];
+        k->minute_ns = be64_get(key + 2);
+        k->alen = key[10];
+        k->a = (const char *)key + 11;
+        k->b = (const char *)key + len;
+        k->blen = 0;
+        return 11 + k->alen == len ? 0 : -1;
+    }
     if (len < 9 + 2)
         return -1;
     k->type = key[0];
@@ -86,17 +104,202 @@ int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
 
 /* ---- values ----------------------------------------------------------------- */
 
+/* col_varint_get with the one-byte case inline: histogram deltas and
+ * counts are nearly all below 128. */
+static inline int col_vget(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    return col_varint_get(p, end, v);
+}
+
+/* Merges the sparse histogram in [p, end) (slc_hist_encode's form: count,
+ * sum, min, max, non-empty buckets, then (index delta, count) pairs) into
+ * acc->hist exactly as slc_hist_decode_merge() does, and lists in acc->nz
+ * the buckets it makes non-zero (which slc_hist_decode_merge cannot tell).
+ * One pass: buckets are added as they are read, and taken back out if the
+ * input turns out malformed, so bad input changes nothing.  This runs once
+ * per aggregate row a query reads.  0 or -1. */
+static int col_hist_add_sparse(col_rollup_val *acc, const uint8_t *p, const uint8_t *end)
+{
+    slc_hist *h = acc->hist;
+    uint64_t head[5], pos = 0, total = 0, d, c, added = 0;
+    uint32_t nnz0 = acc->nnz;
+    const uint8_t *pairs;
+
+    for (int k = 0; k < 5; k++)
+        if (col_vget(&p, end, &head[k]) != 0)
+            return -1;
+    if (head[4] > SLC_HIST_BUCKETS)
+        return -1;
+    pairs = p;
+    for (; added < head[4]; added++) {
+        if (end - p >= 2 && !((p[0] | p[1]) & 0x80)) { /* the common case */
+            d = p[0];
+            c = p[1];
+            p += 2;
+        } else if (col_vget(&p, end, &d) != 0 || col_vget(&p, end, &c) != 0) {
+            goto bad;
+        }
+        if ((added > 0 && d == 0) || d >= SLC_HIST_BUCKETS - pos || c == 0)
+            goto bad;
+        pos += d;
+        if (h->b[pos] == 0 && acc->nz != NULL && acc->nnz < SLC_HIST_BUCKETS)
+            acc->nz[acc->nnz++] = (uint16_t)pos;
+        h->b[pos] += c;
+        total += c;
+    }
+    if (p != end || total != head[0] || (head[0] && head[2] > head[3]))
+        goto bad;
+    if (head[0] == 0)
+        return 0;
+    if (h->count == 0 || head[2] < h->min)
+        h->min = head[2];
+    if (head[3] > h->max)
+        h->max = head[3];
+    h->count += head[0];
+    h->sum = head[1] > UINT64_MAX - h->sum ? UINT64_MAX : h->sum + head[1];
+    return 0;
+bad:
+    /* Take back the pairs already added (they decoded before). */
+    p = pairs;
+    pos = 0;
+    for (uint64_t k = 0; k < added; k++) {
+        (void)col_vget(&p, end, &d);
+        (void)col_vget(&p, end, &c);
+        pos += d;
+        h->b[pos] -= c;
+    }
+    acc->nnz = nnz0;
+    return -1;
+}
+
+/* ---- percentiles ------------------------------------------------------------- */
+
+/* Buckets passed with one sum by col_rollup_percentiles' coarsest step. */
+#define COL_PCT_COARSE 64
+
+/* The sum of h->b[i .. i+n), n a multiple of 8: eight counters per step
+ * in four two-lane vectors (GNU C vector extension; SSE2 on x86-64). */
+typedef uint64_t col_v2u64 __attribute__((vector_size(16)));
+
+static inline uint64_t col_bsum(const slc_hist *h, uint32_t i, uint32_t n)
+{
+    const uint64_t *b = &h->b[i];
+    col_v2u64 a0 = {0, 0}, a1 = {0, 0}, a2 = {0, 0}, a3 = {0, 0}, x0, x1, x2, x3;
+
+    for (uint32_t j = 0; j < n; j += 8) {
+        memcpy(&x0, b + j, sizeof x0);
+        memcpy(&x1, b + j + 2, sizeof x1);
+        memcpy(&x2, b + j + 4, sizeof x2);
+        memcpy(&x3, b + j + 6, sizeof x3);
+        a0 += x0;
+        a1 += x1;
+        a2 += x2;
+        a3 += x3;
+    }
+    a0 += a1;
+    a2 += a3;
+    a0 += a2;
+    return a0[0] + a0[1];
+}
+
+void col_rollup_percentiles(const slc_hist *h, uint64_t out[4])
+{
+    static const double qs[4] = {0.50, 0.90, 0.95, 0.99};
+    uint64_t rank[4], seen = 0, blk;
+    uint32_t i, coarse_end = 0, fine_end = 0, k = 0;
+
+    memset(out, 0, 4 * sizeof out[0]);
+    if (h->count == 0)
+        return;
+    /* The ranks of slc_hist_quantile(), so results are identical; the walk
+     * starts at min's bucket (all below are empty) and serves all four. */
+    for (int j = 0; j < 4; j++) {
+        rank[j] = (uint64_t)(qs[j] * (double)h->count);
+        if ((double)rank[j] < qs[j] * (double)h->count)
+            rank[j]++;
+        if (rank[j] == 0)
+            rank[j] = 1;
+    }
+    /* A latency histogram spans ~1,000 buckets, mostly empty: a block of
+     * COL_PCT_COARSE buckets that stays below the next rank is passed with
+     * one sum; inside the block that does not, blocks of 8; inside the
+     * block of 8 that does not, single buckets. */
+    for (i = slc_hist_index(h->min); i < SLC_HIST_BUCKETS && k < 4;) {
+        if (i >= coarse_end) {
+            coarse_end = i + COL_PCT_COARSE;
+            if (coarse_end <= SLC_HIST_BUCKETS &&
+                seen + (blk = col_bsum(h, i, COL_PCT_COARSE)) < rank[k]) {
+                seen += blk;
+                i = coarse_end;
+                continue;
+            }
+        }
+        if (i >= fine_end) {
+            fine_end = i + 8;
+            if (fine_end <= SLC_HIST_BUCKETS && seen + (blk = col_bsum(h, i, 8)) < rank[k]) {
+                seen += blk;
+                i = fine_end;
+                continue;
+            }
+        }
+        seen += h->b[i];
+        while (k < 4 && seen >= rank[k]) {
+            uint64_t lo, hi, mid;
+            slc_hist_bounds(i, &lo, &hi);
+            mid = lo + (hi - lo) / 2;
+            out[k++] = mid < h->min ? h->min : mid > h->max ? h->max : mid;
+        }
+        i++;
+    }
+    for (; k < 4; k++)
+        out[k] = h->max;
+}
+
+/* ---- whole values --------------------------------------------------------------- */
+
+int col_rollup_head_parse(const uint8_t *v, size_t len, col_rollup_head *h)
+{
+    const uint8_t *p = v + 1, *end = v + len, *hp;
+
+    if (len < 1 || (v[0] != COL_RV_VERSION && v[0] != COL_RV_VERSION_SUM))
+        return -1;
+    if (col_vget(&p, end, &h->count) != 0 || col_vget(&p, end, &h->errors) != 0)
+        return -1;
+    h->has_pct = v[0] == COL_RV_VERSION_SUM;
+    for (int k = 0; k < 4; k++) {
+        h->pct[k] = 0;
+        if (h->has_pct && col_vget(&p, end, &h->pct[k]) != 0)
+            return -1;
+    }
+    hp = p;
+    if (col_vget(&p, end, &h->hcount) != 0 || col_vget(&p, end, &h->hsum) != 0 ||
+        col_vget(&p, end, &h->hmin) != 0 || col_vget(&p, end, &h->hmax) != 0)
+        return -1;
+    h->hist = hp;
+    h->hist_len = (size_t)(end - hp);
+    return 0;
+}
+
 int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len)
 {
     const uint8_t *p = v, *end = v + len;
-    uint64_t c, e;
+    uint64_t c, e, skip;
 
-    if (len < 1 || v[0] != COL_RV_VERSION)
+    if (len < 1 || (v[0] != COL_RV_VERSION && v[0] != COL_RV_VERSION_SUM))
         return -1;
     p++;
-    if (col_varint_get(&p, end, &c) != 0 || col_varint_get(&p, end, &e) != 0)
+    if (col_vget(&p, end, &c) != 0 || col_vget(&p, end, &e) != 0)
         return -1;
-    if (acc->hist != NULL && slc_hist_decode_merge(acc->hist, p, (size_t)(end - p)) != 0)
+    /* The percentiles of version 2 describe this value alone: a sum of
+     * values needs its own, from the merged histogram. */
+    for (int k = 0; v[0] == COL_RV_VERSION_SUM && k < 4; k++)
+        if (col_vget(&p, end, &skip) != 0)
+            return -1;
+    if (acc->hist != NULL && col_hist_add_sparse(acc, p, end) != 0)
         return -1;
     acc->count += c;
     acc->errors += e;
@@ -105,14 +308,18 @@ int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len)
 
 uint8_t *col_rollup_encode(uint64_t count, uint64_t errors, const slc_hist *h, size_t *len)
 {
-    size_t cap = 1 + 20 + slc_hist_encoded_max(), n = 0, hn;
+    size_t cap = 1 + 20 + 40 + slc_hist_encoded_max(), n = 0, hn;
     uint8_t *buf = malloc(cap);
+    uint64_t pct[4];
 
     if (buf == NULL)
         return NULL;
-    buf[n++] = COL_RV_VERSION;
+    col_rollup_percentiles(h, pct);
+    buf[n++] = COL_RV_VERSION_SUM;
     n += col_varint_put(buf + n, count);
     n += col_varint_put(buf + n, errors);
+    for (int k = 0; k < 4; k++)
+        n += col_varint_put(buf + n, pct[k]);
     hn = slc_hist_encode(h, buf + n, cap - n);
     *len = n + hn;
     return buf;
@@ -191,20 +398,50 @@ static uint32_t col_groups_id(struct col_groups *g, const struct col_gkey *k)
     }
 }
 
+/* Sorts k bucket indices (< 4096) ascending: insertion for the tiny
+ * groups most are, else two stable counting passes of 6 bits through tmp
+ * (k slots), O(k), where qsort cost ~6 us for a group of a few hundred
+ * spans (a per-service group of a 512-span frame). */
+static void col_sort_idx(uint32_t *idx, uint32_t *tmp, size_t k)
+{
+    uint32_t start[64];
+
+    if (k <= 32) {
+        for (size_t i = 1; i < k; i++) {
+            uint32_t x = idx[i];
+            size_t j = i;
+            for (; j > 0 && idx[j - 1] > x; j--)
+                idx[j] = idx[j - 1];
+            idx[j] = x;
+        }
+        return;
+    }
+    for (unsigned pass = 0; pass < 2; pass++) {
+        const uint32_t *src = pass == 0 ? idx : tmp;
+        uint32_t *dst = pass == 0 ? tmp : idx, sum = 0;
+        unsigned sh = 6 * pass;
+
+        memset(start, 0, sizeof start);
+        for (size_t i = 0; i < k; i++)
+            start[(src[i] >> sh) & 63]++;
+        for (unsigned d = 0; d < 64; d++) {
+            uint32_t c = start[d];
+            start[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < k; i++)
+            dst[start[(src[i] >> sh) & 63]++] = src[i];
+    }
+}
+
 /* Encodes the histogram of vals[order[from..to)] exactly as slc_hist_encode
  * would encode a histogram holding those values, without a dense
  * histogram: slc_hist_encode scans all 3,712 buckets, which for the few
- * dozen spans of a group costs far more than the group itself.  idx is
- * scratch of at least (to - from) slots.  Returns the bytes written (buf
- * must hold slc_hist_encoded_max()). */
-static int col_cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
+ * dozen spans of a group costs far more than the group itself.  idx and
+ * tmp are scratch of at least (to - from) slots each.  Returns the bytes
+ * written (buf must hold slc_hist_encoded_max()). */
 static size_t col_hist_encode_vals(const uint64_t *vals, const uint32_t *order, size_t from,
-                                   size_t to, uint32_t *idx, uint8_t *buf)
+                                   size_t to, uint32_t *idx, uint32_t *tmp, uint8_t *buf)
 {
     uint64_t count = to - from, sum = 0, min = 0, max = 0;
     size_t n = 0, k = 0, nz = 0;
@@ -219,17 +456,7 @@ static size_t col_hist_encode_vals(const uint64_t *vals, const uint32_t *order, 
         sum = v > UINT64_MAX - sum ? UINT64_MAX : sum + v;
         idx[k++] = slc_hist_index(v);
     }
-    if (k > 32) {
-        qsort(idx, k, sizeof *idx, col_cmp_u32);
-    } else {
-        for (size_t i = 1; i < k; i++) { /* groups are mostly tiny */
-            uint32_t x = idx[i];
-            size_t j = i;
-            for (; j > 0 && idx[j - 1] > x; j--)
-                idx[j] = idx[j - 1];
-            idx[j] = x;
-        }
-    }
+    col_sort_idx(idx, tmp, k);
     for (size_t i = 0; i < k; i++)
         nz += i == 0 || idx[i] != idx[i - 1];
     n += col_varint_put(buf + n, count);
@@ -301,7 +528,7 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
 {
     uint8_t key[1 + 8 + 256 + 256 + 1];
     uint8_t *val = malloc(1 + 20 + slc_hist_encoded_max());
-    uint32_t *idx = malloc(n * sizeof *idx + 1);
+    uint32_t *idx = malloc(2 * n * sizeof *idx + 1); /* idx, then sort scratch */
 
     if (val == NULL || idx == NULL) {
         free(val);
@@ -317,18 +544,23 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
 
         for (size_t i = it->start[gi]; i < it->start[gi + 1]; i++)
             errors += it->err[it->order[i]];
-        key[klen++] = type;
-        be64_put(key + klen, k->minute);
-        klen += 8;
-        klen += col_rollup_put_name(key + klen, a, alen);
-        klen += col_rollup_put_name(key + klen, b, blen);
-        if (with_tail)
-            key[klen++] = k->tail;
+        if (type == COL_RK_SVC) {
+            klen = col_rollup_svc_key(key, k->tail, k->minute);
+            klen += col_rollup_put_name(key + klen, a, alen);
+        } else {
+            key[klen++] = type;
+            be64_put(key + klen, k->minute);
+            klen += 8;
+            klen += col_rollup_put_name(key + klen, a, alen);
+            klen += col_rollup_put_name(key + klen, b, blen);
+            if (with_tail)
+                key[klen++] = k->tail;
+        }
         val[vlen++] = COL_RV_VERSION;
         vlen += col_varint_put(val + vlen, it->start[gi + 1] - it->start[gi]);
         vlen += col_varint_put(val + vlen, errors);
         vlen += col_hist_encode_vals(it->val, it->order, it->start[gi], it->start[gi + 1], idx,
-                                     val + vlen);
+                                     idx + n, val + vlen);
         emit(arg, key, klen, val, vlen);
     }
     free(val);
@@ -363,6 +595,33 @@ static const char *col_svc_or_empty(void *ctx, uint32_t ref, size_t *len)
     return ref == UINT32_MAX ? col_empty_name(ctx, ref, len) : col_batch_name(ctx, ref, len);
 }
 
+/* The per-service RED operands ('s') of the spans whose per-operation
+ * groups g and it->gid hold: each (service, op, kind, minute) group maps to
+ * its (service, kind, minute) group, so spans are hashed once per frame,
+ * and the groups once more.  Overwrites it->gid. */
+static int col_emit_svc(const slc_batch *b, const struct col_groups *g, struct col_items *it,
+                        col_rollup_emit_fn emit, void *arg)
+{
+    struct col_groups sg = {0};
+    uint32_t *map = malloc(g->n * sizeof *map + 1);
+    int rv = map != NULL ? col_groups_init(&sg, g->n) : SL_ENOMEM;
+
+    if (rv == 0) {
+        for (size_t gi = 0; gi < g->n; gi++) {
+            struct col_gkey k = g->keys[gi];
+            k.b = UINT32_MAX;
+            map[gi] = col_groups_id(&sg, &k);
+        }
+        for (uint32_t i = 0; i < b->nspans; i++)
+            it->gid[i] = map[it->gid[i]];
+        rv = col_emit_groups(COL_RK_SVC, &sg, it, b->nspans, 1, col_svc_or_empty, (void *)b, emit,
+                             arg);
+    }
+    col_groups_free(&sg);
+    free(map);
+    return rv;
+}
+
 int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, size_t nev,
                      col_rollup_emit_fn emit, void *arg)
 {
@@ -392,6 +651,8 @@ int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, s
         }
         rv = col_emit_groups(COL_RK_RED, &g, &it, b->nspans, 1, col_batch_name, (void *)b, emit,
                              arg);
+        if (rv == 0)
+            rv = col_emit_svc(b, &g, &it, emit, arg);
         col_groups_free(&g);
         memset(&g, 0, sizeof g);
         if (rv != 0)

@@ -24,16 +24,31 @@
 /* Key types of the rollup column family (first key byte). */
 #define COL_RK_RED 'r'  /* r | be64 minute | svc | op | kind */
 #define COL_RK_EDGE 'e' /* e | be64 minute | caller | callee */
-#define COL_RK_LOG 'l'  /* l | be64 minute | svc | level class */
+#define COL_RK_LOG 'l'  /* l | be64 minute | svc | "" | level class */
+#define COL_RK_SVC 's'  /* s | kind | be64 minute | svc: RED, operations merged */
 #define COL_RK_NAME_MAX 255
 
+/* Value versions (first byte).  1: count, errors, histogram.  2: count,
+ * errors, the histogram's percentiles (col_rollup_percentiles), then the
+ * histogram: what the merge operator writes, so a query answering from one
+ * row per bucket reads four numbers instead of decoding ~240 buckets.
+ * Operands written at ingest stay version 1 (every read and compaction
+ * merges them into a version 2 value); both are read forever. */
 #define COL_RV_VERSION 1
+#define COL_RV_VERSION_SUM 2
 
 /* A decoded aggregate value. */
 typedef struct col_rollup_val {
     uint64_t count;
     uint64_t errors;
     slc_hist *hist; /* may be NULL when the caller does not want latencies */
+    /* Optional (NULL: not kept): room for SLC_HIST_BUCKETS indices, where
+     * col_rollup_add() lists each bucket of hist it makes non-zero, so a
+     * caller reusing hist clears those few instead of all 3,712 buckets.
+     * nnz == SLC_HIST_BUCKETS means the list overflowed (counts that
+     * wrapped to zero): clear the whole histogram. */
+    uint16_t *nz;
+    uint32_t nnz;
 } col_rollup_val;
 
 /* ---- varints (LEB128), shared by the store's index values ---------------- */
@@ -48,9 +63,17 @@ int col_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
  * bytes written (at most 256). */
 size_t col_rollup_put_name(uint8_t *p, const char *s, size_t len);
 
+/* The first 10 bytes of a per-service RED key ('s', kind, be64 minute):
+ * written at ingest, and the bounds of a scan.  Returns 10.  These keys put
+ * the kind first, unlike the others, so the rows of one kind are one run in
+ * time order and a query reads only the kinds it asks for (entry: 2 of 6);
+ * reading rows it then drops cost more than the rest of the query. */
+size_t col_rollup_svc_key(uint8_t *p, uint8_t kind, uint64_t minute_ns);
+
 /* Splits a rollup key: type, minute, then names a and b (op/callee), and a
- * trailing byte (kind for RED, level class for logs; 0 for edges).  Name
- * pointers point into key.  0 or -1 when malformed. */
+ * trailing byte (kind for RED, level class for logs; 0 for edges).  A
+ * per-service key has name a (the service), an empty b and its kind as
+ * tail.  Name pointers point into key.  0 or -1 when malformed. */
 typedef struct col_rollup_key {
     uint8_t type;
     uint64_t minute_ns;
@@ -63,17 +86,41 @@ int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k);
 /* ---- values -------------------------------------------------------------- */
 
 /* Decodes value v (version, count, errors, sparse histogram) and adds it
- * into *acc (acc->hist may be NULL: latencies skipped).  0 or -1. */
+ * into *acc (acc->hist may be NULL: latencies skipped; acc->nz extended).
+ * 0, or -1 when v is malformed (acc unchanged). */
 int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len);
 
-/* Encodes count, errors and h into a malloc'd buffer owned by the caller.
- * NULL when out of memory. */
+/* The percentiles every query reports, from one pass over h: p50, p90,
+ * p95, p99 into out[0..3], each exactly slc_hist_quantile(h, q) (bucket
+ * midpoint clamped to [min, max]).  Zeros when h is empty.  The one
+ * function behind both the stored summary and the query API's numbers, so
+ * either path prints the same bytes. */
+void col_rollup_percentiles(const slc_hist *h, uint64_t out[4]);
+
+/* A value's fields, read without decoding its histogram's buckets. */
+typedef struct col_rollup_head {
+    uint64_t count, errors;
+    int has_pct;                  /* version 2: pct holds the stored percentiles */
+    uint64_t pct[4];              /* p50, p90, p95, p99 */
+    uint64_t hcount, hsum, hmin, hmax; /* the histogram's own head */
+    const uint8_t *hist;          /* the histogram encoding, pointing into the value */
+    size_t hist_len;
+} col_rollup_head;
+
+/* Parses value v (either version) into *h; pointers point into v.  0, or
+ * -1 when the fields before the histogram's buckets are malformed (the
+ * buckets themselves are only checked by col_rollup_add). */
+int col_rollup_head_parse(const uint8_t *v, size_t len, col_rollup_head *h);
+
+/* Encodes count, errors, h's percentiles and h (version 2) into a malloc'd
+ * buffer owned by the caller.  NULL when out of memory. */
 uint8_t *col_rollup_encode(uint64_t count, uint64_t errors, const slc_hist *h, size_t *len);
 
-/* The merge operator's work: existing (may be NULL) plus every operand,
- * into one new malloc'd value.  Malformed operands are skipped (a value
- * written by a newer version is not worth failing a compaction for).
- * NULL when out of memory. */
+/* The merge operator's work (full and partial merges): existing (may be
+ * NULL) plus every operand, into one new malloc'd version 2 value owned by
+ * the caller, its percentiles computed from the merged histogram.
+ * Malformed operands are skipped (a value written by a newer version is not
+ * worth failing a compaction for).  NULL when out of memory. */
 uint8_t *col_rollup_merge(const uint8_t *existing, size_t elen, const char *const *ops,
                           const size_t *oplens, int nops, size_t *outlen);
 
@@ -95,9 +142,12 @@ typedef struct col_edge_ev {
 
 typedef struct col_edges col_edges;
 
-/* Emits the RED and log-count operands of batch b (grouped by service,
- * operation, kind and minute; by service, level class and minute) and the
- * edge operands of evs[0..nev) (names resolved through t).  Returns 0 or
+/* Emits the RED operands of batch b (grouped by service, operation, kind
+ * and minute), the per-service RED operands (by service, kind and minute:
+ * the same spans with operations merged, so a services-level query reads
+ * one row per service instead of merging every operation's histogram),
+ * the log-count operands (by service, level class and minute) and the edge
+ * operands of evs[0..nev) (names resolved through t).  Returns 0 or
  * SL_ENOMEM. */
 int col_rollup_frame(const slc_batch *b, col_edges *t, const col_edge_ev *evs, size_t nev,
                      col_rollup_emit_fn emit, void *arg);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "coldblock.h"
 #include "log.h"
 #include "sightline.h"
 #include "slc_util.h"
@@ -90,8 +91,9 @@ static void col_noop_destroy(void *state)
 }
 
 /* Index rows (tidx, sidx, lidx) name their block in the key; once
- * retention dropped the blocks below the cutoff, rows pointing there are
- * dead and compaction drops them without a lookup.  state gives the
+ * retention dropped the blocks below the cutoff, or sealing replaced the
+ * frames below its watermark, rows pointing there are dead and compaction
+ * drops them without a lookup.  state gives the
  * family's offset of the block time in the key. */
 static unsigned char col_cfilter_fn(void *state, int level, const char *key, size_t klen,
                                     const char *val, size_t vlen, char **nv, size_t *nvlen,
@@ -104,13 +106,13 @@ static unsigned char col_cfilter_fn(void *state, int level, const char *key, siz
     (void)nv;
     (void)nvlen;
     *changed = 0;
-    if (cutoff == 0)
+    if (f->in_value) /* dedupe: the value is the block key (kept after sealing) */
+        return cutoff != 0 && vlen >= 8 && be64_get((const uint8_t *)val) < cutoff;
+    if (klen < f->time_off + COL_BLOCK_KEY_LEN)
         return 0;
-    if (f->in_value) /* dedupe: the value is the block key */
-        return vlen >= 8 && be64_get((const uint8_t *)val) < cutoff;
-    if (klen < f->time_off + 8)
-        return 0;
-    return be64_get((const uint8_t *)key + f->time_off) < cutoff;
+    /* Rows of blocks dropped by retention, and rows of frames that sealing
+     * replaced (the sealed block has rows of its own). */
+    return col_block_dead(f->s, (const uint8_t *)key + f->time_off);
 }
 
 static const char *col_cfilter_name(void *state)
@@ -221,7 +223,7 @@ static void col_load_cutoff(col_store *s)
     rocksdb_free(v);
 }
 
-static int col_check_format(col_store *s, char *err, size_t errlen)
+static int col_check_format(col_store *s, int *fresh, char *err, size_t errlen)
 {
     char *rerr = NULL, *v;
     size_t vlen = 0;
@@ -230,6 +232,7 @@ static int col_check_format(col_store *s, char *err, size_t errlen)
     v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], "format", 6, &vlen, &rerr);
     if (rerr != NULL)
         return col_store_rocks_err(rerr, "reading the format version", err, errlen);
+    *fresh = v == NULL;
     if (v == NULL) {
         rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], "format", 6, COL_FORMAT_VERSION,
                        strlen(COL_FORMAT_VERSION), &rerr);
@@ -248,6 +251,34 @@ static int col_check_format(col_store *s, char *err, size_t errlen)
     return rv;
 }
 
+/* The time from which the store has a kind of row that older versions did
+ * not write (meta key name, be64 Unix ns): 0 for a new store, else read
+ * back, or set to now the first time this version opens an older store.
+ * Readers use the old rows for data before it. */
+static int col_meta_since(col_store *s, const char *name, int fresh, uint64_t *out, char *err,
+                          size_t errlen)
+{
+    char *rerr = NULL, *v;
+    size_t vlen = 0;
+    uint8_t be[8];
+
+    v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_META], name, strlen(name), &vlen, &rerr);
+    if (rerr != NULL)
+        return col_store_rocks_err(rerr, "reading the store's metadata", err, errlen);
+    if (v != NULL) {
+        *out = vlen == 8 ? be64_get((const uint8_t *)v) : 0;
+        rocksdb_free(v);
+        return 0;
+    }
+    *out = fresh ? 0 : slc_now_ns();
+    be64_put(be, *out);
+    rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], name, strlen(name), (const char *)be, 8,
+                   &rerr);
+    if (rerr != NULL)
+        return col_store_rocks_err(rerr, "writing the store's metadata", err, errlen);
+    return 0;
+}
+
 int col_store_open(const char *dir, const col_store_opts *o, col_store **out, char *err,
                    size_t errlen)
 {
@@ -255,7 +286,7 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     col_store *s;
     char *rerr = NULL;
     const rocksdb_options_t *cfo[CF_COUNT];
-    int rv;
+    int rv, fresh = 0;
 
     if (o == NULL)
         o = &defaults;
@@ -270,6 +301,9 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     pthread_mutex_init(&s->svc_mu, NULL);
     pthread_mutex_init(&s->ret_mu, NULL);
     pthread_cond_init(&s->ret_cv, NULL);
+    pthread_mutex_init(&s->seal_mu, NULL);
+    pthread_cond_init(&s->seal_cv, NULL);
+    pthread_mutex_init(&s->seal_pass_mu, NULL);
     s->edges = col_edges_new(o->edge_slots);
     s->dir = strdup(dir);
     if (s->edges == NULL || s->dir == NULL) {
@@ -317,13 +351,16 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
      * pile up in the transport. */
     rocksdb_writeoptions_set_no_slowdown(s->wopts, 1);
     s->ropts = rocksdb_readoptions_create();
-    rv = col_check_format(s, err, errlen);
+    rv = col_check_format(s, &fresh, err, errlen);
+    if (rv == 0)
+        rv = col_meta_since(s, "svc_rollup_since", fresh, &s->svc_rollup_since_ns, err, errlen);
     if (rv != 0) {
         col_store_close(s);
         return rv;
     }
     col_init_block_clock(s);
     col_load_cutoff(s);
+    col_store_seal_load(s);
     {
         const char *env = getenv("SIGHTLINE_COMPACT_ON_CLOSE");
         s->compact_on_close = o->compact_on_close || (env != NULL && strcmp(env, "1") == 0);
@@ -337,8 +374,15 @@ void col_store_close(col_store *s)
     if (s == NULL)
         return;
     col_store_retention_stop(s);
+    col_store_seal_stop(s);
     if (s->db != NULL && s->compact_on_close) {
-        int crv = col_store_compact(s);
+        /* Benchmarks measure bytes on disk once everything is sealed and
+         * compacted (nothing is being written any more). */
+        col_seal_opts so = s->seal;
+        int crv = so.disabled ? 0 : col_store_seal(s, &so, UINT64_MAX, NULL, NULL);
+        if (crv != 0)
+            col_log(COL_LOG_WARN, "sealing at close failed: %s", sl_strerror(crv));
+        crv = col_store_compact(s);
         if (crv != 0)
             col_log(COL_LOG_WARN, "compaction at close failed: %s", sl_strerror(crv));
     }
@@ -383,6 +427,9 @@ void col_store_close(col_store *s)
     pthread_mutex_destroy(&s->svc_mu);
     pthread_mutex_destroy(&s->ret_mu);
     pthread_cond_destroy(&s->ret_cv);
+    pthread_mutex_destroy(&s->seal_mu);
+    pthread_cond_destroy(&s->seal_cv);
+    pthread_mutex_destroy(&s->seal_pass_mu);
     free(s);
 }
 
@@ -451,7 +498,8 @@ static void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
         next = now > last ? now : last + 1;
     } while (!atomic_compare_exchange_weak(&s->last_block_ns, &last, next));
     be64_put(key, next);
-    be32_put(key + 8, (uint32_t)atomic_fetch_add(&s->block_seq, 1));
+    /* 31 bits: the top bit marks sealed blocks (COL_SEQ_SEALED). */
+    be32_put(key + 8, (uint32_t)atomic_fetch_add(&s->block_seq, 1) & ~COL_SEQ_SEALED);
 }
 
 /* 1 if the name is already known (no need to write it). */
@@ -700,8 +748,8 @@ static void col_put_xidx(col_store *s, rocksdb_writebatch_t *wb, int cf, uint64_
  * and duration / start bounds, so a search skips blocks that cannot match
  * before decoding any.  Groups are ordered by (service, operation) string
  * index. */
-static int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
-                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
     struct col_sgroup *grp = malloc((size_t)b->nspans * sizeof *grp + 1);
     struct col_gtab t = {0};
@@ -764,8 +812,8 @@ out:
 /* lidx: per service of the frame's log records (and all services): count,
  * the set of levels present (bit L-1 for level L) and the time bounds.
  * Groups reuse col_sgroup: cnt, mind = level mask, mins/maxs = time. */
-static int col_put_lidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
-                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+int col_put_lidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
     struct col_sgroup *grp = malloc((size_t)b->nlogs * sizeof *grp + 1);
     struct col_gtab t = {0};
@@ -835,8 +883,8 @@ static void col_tidx_add(col_store *s, rocksdb_writebatch_t *wb, uint32_t *slot,
     }
 }
 
-static int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
-                        const uint8_t bkey[COL_BLOCK_KEY_LEN])
+int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
     size_t items = (size_t)b->nspans + b->nlogs, cap = 16, n = 0;
     uint8_t tkey[COL_TIDX_KEY_LEN];
@@ -1004,6 +1052,15 @@ static int col_gather(slc_batch *dst, const char *frame, size_t len, const uint8
     char msg[160];
     int rv;
 
+    if (col_cold_is((const uint8_t *)frame, len)) {
+        /* Sealed: decode only the part holding this trace. */
+        rv = col_cold_gather_trace((const uint8_t *)frame, len, lim, tid, dst, msg, sizeof msg);
+        if (rv != 0 && rv != SL_ENOMEM) {
+            col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
+            rv = 0;
+        }
+        return rv;
+    }
     rv = slc_wire_decode((const uint8_t *)frame, len, lim, &src, msg, sizeof msg);
     if (rv != 0) {
         /* A stored block that no longer decodes is corruption: log it and
@@ -1021,11 +1078,33 @@ static int col_gather(slc_batch *dst, const char *frame, size_t len, const uint8
     return rv;
 }
 
+int col_view_open(col_store *s, col_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->sealed = atomic_load_explicit(&s->sealed_ns, memory_order_acquire);
+    v->cutoff = atomic_load(&s->cutoff_ns);
+    v->ro = rocksdb_readoptions_create();
+    if (v->ro == NULL)
+        return SL_ENOMEM;
+    v->snap = rocksdb_create_snapshot(s->db);
+    rocksdb_readoptions_set_snapshot(v->ro, v->snap);
+    return 0;
+}
+
+void col_view_close(col_store *s, col_view *v)
+{
+    if (v->ro != NULL)
+        rocksdb_readoptions_destroy(v->ro);
+    if (v->snap != NULL)
+        rocksdb_release_snapshot(s->db, v->snap);
+    memset(v, 0, sizeof *v);
+}
+
 /* One index scan for both trace reads: this uncached one and the block-cache
  * one of store_query.c (store_int.h). */
-int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                           uint8_t (**keys_out)[COL_BLOCK_KEY_LEN], uint32_t *nkeys_out,
-                           int *capped_out)
+int col_store_trace_blocks(col_store *s, const col_view *view, const uint8_t trace_id[16],
+                           uint32_t max_blocks, uint8_t (**keys_out)[COL_BLOCK_KEY_LEN],
+                           uint32_t *nkeys_out, int *capped_out)
 {
     rocksdb_readoptions_t *ro = NULL;
     rocksdb_iterator_t *it = NULL;
@@ -1043,6 +1122,7 @@ int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t ma
         goto out;
     }
     rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
+    rocksdb_readoptions_set_snapshot(ro, view->snap);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_TIDX]);
     for (rocksdb_iter_seek(it, (const char *)trace_id, 16); rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {
@@ -1050,6 +1130,8 @@ int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t ma
         const char *k = rocksdb_iter_key(it, &klen);
         if (klen != COL_TIDX_KEY_LEN || memcmp(k, trace_id, 16) != 0)
             break;
+        if (col_view_dead(view, (const uint8_t *)k + 16))
+            continue; /* dropped by retention or replaced by sealing */
         if (nkeys == max_blocks) {
             capped = 1;
             break;
@@ -1087,8 +1169,12 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
     slc_batch *dst = NULL;
     slc_wire_limits lim;
     char *rerr = NULL;
+    col_view view = {0};
 
-    rv = col_store_trace_blocks(s, trace_id, max_blocks, &keys, &nkeys, &capped);
+    rv = col_view_open(s, &view);
+    if (rv != 0)
+        goto out;
+    rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &nkeys, &capped);
     if (rv != 0)
         goto out;
     dst = slc_batch_new();
@@ -1099,7 +1185,7 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
     col_store_read_limits(&lim);
     for (uint32_t i = 0; i < nkeys && rv == 0; i++) {
         size_t vlen = 0;
-        char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_BLOCKS], (const char *)keys[i],
+        char *v = rocksdb_get_cf(s->db, view.ro, s->cf[CF_BLOCKS], (const char *)keys[i],
                                  COL_BLOCK_KEY_LEN, &vlen, &rerr);
         if (rerr != NULL) {
             rv = col_store_rocks_err(rerr, "reading a block", NULL, 0);
@@ -1119,6 +1205,7 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
             *blocks_capped = capped;
     }
 out:
+    col_view_close(s, &view);
     slc_batch_free(dst);
     free(keys);
     return rv;
@@ -1246,5 +1333,13 @@ void col_store_get_stats(col_store *s, col_store_stats *st)
     st->edge_tracker_bytes = col_edges_bytes(s->edges);
     st->retention_runs = atomic_load(&s->ret_runs);
     st->retention_cutoff_ns = atomic_load(&s->cutoff_ns);
+    st->seal_runs = atomic_load(&s->seal_runs);
+    st->sealed_frames = atomic_load(&s->sealed_frames);
+    st->sealed_items = atomic_load(&s->sealed_items);
+    st->sealed_blocks = atomic_load(&s->sealed_blocks);
+    st->seal_bytes_in = atomic_load(&s->seal_bytes_in);
+    st->seal_bytes_out = atomic_load(&s->seal_bytes_out);
+    st->sealed_until_ns = atomic_load(&s->sealed_ns);
+    st->seal_last_ms = atomic_load(&s->seal_last_ms);
     st->retention_last_ms = atomic_load(&s->ret_last_ms);
 }

@@ -128,8 +128,26 @@ int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, voi
 
 /* ---- per-minute aggregates ------------------------------------------------ */
 
+/* The latency summary stored with an aggregate row (rollup value version
+ * 2, docs/storage.md): the percentiles the query API prints, computed by
+ * col_rollup_percentiles() from the row's histogram whenever RocksDB
+ * merged the row, and the histogram's own count, sum, min and max.  A
+ * bucket that is exactly one stored row needs nothing else for the API's
+ * numbers, so /api/v1/red at one-minute steps decodes no histogram. */
+typedef struct col_agg_summary {
+    uint64_t pct[4];           /* p50, p90, p95, p99 in ns (0 when n == 0) */
+    uint64_t n, sum, min, max; /* durations counted; their sum (saturating), min, max */
+} col_agg_summary;
+
+/* Or'ed into col_store_red()'s merge_ops (0 or 1): the callback accepts a
+ * summary in place of a histogram.  A bucket made of one stored row with
+ * a summary then comes with sum set and hist NULL; any other bucket with
+ * hist set and sum NULL.  Without it, hist is always set (alerts and the
+ * metrics endpoint need every bucket or other quantiles). */
+#define COL_RED_SUMMARY 2
+
 /* One aggregate row handed to a callback: everything is borrowed for the
- * duration of the call only. */
+ * duration of the call only.  Exactly one of hist and sum is non-NULL. */
 typedef struct col_agg_row {
     const char *service;   /* RED: service; edges: caller */
     size_t service_len;
@@ -138,7 +156,8 @@ typedef struct col_agg_row {
     uint64_t bucket_ns;    /* start of the bucket: since + k * step */
     uint64_t count;        /* spans (RED) or calls (edges) */
     uint64_t errors;       /* with status ERROR (the callee span's status for edges) */
-    const slc_hist *hist;  /* merged durations in ns */
+    const slc_hist *hist;  /* merged durations in ns; NULL when sum is given */
+    const col_agg_summary *sum; /* NULL = use hist; only with COL_RED_SUMMARY */
 } col_agg_row;
 
 /* Return non-zero to stop early. */
@@ -279,6 +298,34 @@ int col_store_retention_run(col_store *s, const col_retention_opts *o, uint64_t 
  * bytes on disk after compaction).  Returns 0 or SL_ESTORE. */
 int col_store_compact(col_store *s);
 
+/* ---- sealing (store_seal.c, docs/storage.md "Sealed blocks") ------------------
+ * Frames are stored as received, so ingest stays one sequential put per
+ * frame.  Once they have settled (no more spans expected for most of their
+ * traces), a background pass rewrites runs of consecutive frames into
+ * sealed blocks: their spans and logs merged, grouped by trace and encoded
+ * column-wise (collector/coldblock.h), with fresh index rows, in one
+ * atomic write per sealed block that also deletes the frames it replaces.
+ * Readers see either the frames or the sealed block, never neither. */
+typedef struct col_seal_opts {
+    uint64_t after_ns;    /* seal frames received at least this long ago; 0 = 60 s */
+    uint64_t interval_ns; /* how often the background pass runs; 0 = 10 s */
+    uint32_t max_items;   /* spans + logs per sealed block; 0 = 16384 */
+    int level;            /* zstd level of sealed blocks, 1..19; 0 = the default */
+    int disabled;         /* 1: no background sealing (frames stay as received) */
+} col_seal_opts;
+
+/* Starts the background sealing thread.  Returns 0 or SL_ENOMEM.
+ * col_store_close() stops it. */
+int col_store_seal_start(col_store *s, const col_seal_opts *o);
+
+/* One sealing pass now, in the calling thread: every frame received before
+ * before_ns (UINT64_MAX = all; only when nothing is being written) is
+ * sealed.  *frames / *items (may be NULL) receive what was sealed.
+ * Returns 0, SL_ESTORE or SL_ENOMEM (what was sealed before the error
+ * stays sealed; the rest is retried by the next pass). */
+int col_store_seal(col_store *s, const col_seal_opts *o, uint64_t before_ns, uint64_t *frames,
+                   uint64_t *items);
+
 /* Numbers about the store for /api/v1/stats. */
 #define COL_STORE_NCF 8
 typedef struct col_store_stats {
@@ -295,6 +342,11 @@ typedef struct col_store_stats {
     uint64_t retention_runs;
     uint64_t retention_cutoff_ns;        /* blocks older than this were dropped */
     uint64_t retention_last_ms;          /* duration of the last pass */
+    uint64_t seal_runs;                  /* sealing passes */
+    uint64_t sealed_frames, sealed_items, sealed_blocks;
+    uint64_t seal_bytes_in, seal_bytes_out; /* frame bytes replaced, sealed bytes written */
+    uint64_t sealed_until_ns;            /* frames received before this are sealed */
+    uint64_t seal_last_ms;               /* duration of the last pass */
 } col_store_stats;
 
 void col_store_get_stats(col_store *s, col_store_stats *st);

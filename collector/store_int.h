@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <rocksdb/c.h>
 
@@ -29,6 +30,9 @@
 #define COL_SIDX_F_ANYOP 0x01u /* group stands for "more operations than indexed" */
 #define COL_META_SVC "s/"
 #define COL_MAX_CLAIMS 256
+/* Block key bytes 8..11: a frame's key has the sequence number (31 bits);
+ * a sealed block's has this bit set. */
+#define COL_SEQ_SEALED 0x80000000u
 #define COL_SVC_CACHE 4096 /* power of two */
 
 enum {
@@ -67,6 +71,11 @@ struct col_store {
     atomic_uint_fast64_t cutoff_ns;
     int compact_on_close;
 
+    /* Per-service aggregate rows ('s' in the rollup family) exist for
+     * every minute from this time on (0: since the store was created);
+     * older minutes have only the per-operation rows. */
+    uint64_t svc_rollup_since_ns;
+
     /* Batches being decoded or written now, so a retry that arrives while
      * the first copy is still in flight is told to come back instead of
      * being stored twice. */
@@ -92,6 +101,20 @@ struct col_store {
     col_edges *edges;
     rocksdb_compactionfilter_t *cfilter[CF_COUNT]; /* destroyed after the db */
     struct col_cfilter cfilter_state[CF_COUNT];
+
+    /* Sealing (store_seal.c): every frame whose block time is below
+     * sealed_ns has been rewritten into a sealed block and deleted, so
+     * index rows naming a frame below it are dead (skipped by reads,
+     * dropped by compaction).  Kept in meta under "sealed". */
+    atomic_uint_fast64_t sealed_ns;
+    pthread_mutex_t seal_mu; /* guards the thread fields below */
+    pthread_cond_t seal_cv;
+    pthread_t seal_thread;
+    int seal_started, seal_stop;
+    col_seal_opts seal;
+    atomic_uint_fast64_t seal_runs, sealed_frames, sealed_items, sealed_blocks;
+    atomic_uint_fast64_t seal_bytes_in, seal_bytes_out, seal_last_ms;
+    pthread_mutex_t seal_pass_mu; /* one pass at a time */
 
     /* Retention (store_retention.c). */
     pthread_mutex_t ret_mu;
@@ -157,17 +180,82 @@ static inline uint64_t col_svc_hash(const char *p, size_t n)
  * message; a write refused because of no_slowdown becomes SL_EBUSY. */
 int col_store_rocks_err(char *rerr, const char *what, char *err, size_t errlen);
 
+/* 1 when an index row naming block key k must be ignored: the block was
+ * dropped by retention, or it was a frame that sealing replaced. */
+static inline int col_block_dead(col_store *s, const uint8_t *k)
+{
+    uint64_t t = be64_get(k);
+    if (t < atomic_load_explicit(&s->cutoff_ns, memory_order_relaxed))
+        return 1;
+    return !(k[8] & 0x80) && t < atomic_load_explicit(&s->sealed_ns, memory_order_acquire);
+}
+
+/* Index rows of one batch stored (or sealed) under block key bkey, added to
+ * wb (store.c; used by col_store_write and by sealing).  0 or SL_ENOMEM. */
+int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN]);
+int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN]);
+int col_put_lidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
+                 const uint8_t bkey[COL_BLOCK_KEY_LEN]);
+
+/* Waits on cv (mu held) for at most ns nanoseconds: the pause of the
+ * background threads (retention, sealing) between passes. */
+static inline void col_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t ns)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ns / 1000000000ULL);
+    until.tv_nsec += (long)(ns % 1000000000ULL);
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &until);
+}
+
+/* Stops the sealing thread if it runs (store_seal.c). */
+void col_store_seal_stop(col_store *s);
+
+/* Loads the sealing watermark from meta (store_seal.c). */
+void col_store_seal_load(col_store *s);
+
 /* Stops the retention thread if it runs (store_retention.c). */
 void col_store_retention_stop(col_store *s);
 
 /* Read limits for stored frames (they passed the limits of their day). */
 void col_store_read_limits(slc_wire_limits *l);
 
-/* The block keys the trace index lists for trace_id, at most max_blocks
- * (0 means 4096; *capped set when more exist).  On success *keys is a
- * malloc'd array of *nkeys keys owned by the caller.  Returns 0,
- * SL_ENOTFOUND when the index lists none, SL_ENOMEM or a RocksDB error. */
-int col_store_trace_blocks(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                           uint8_t (**keys)[COL_BLOCK_KEY_LEN], uint32_t *nkeys, int *capped);
+/* A consistent view for one read: the sealing watermark and retention
+ * cutoff loaded first, then a snapshot, so a read that follows index rows
+ * to blocks sees either a frame (and its rows) or the sealed block that
+ * replaced it (and its rows), never neither, whatever sealing commits
+ * meanwhile.  ro reads from the snapshot. */
+typedef struct col_view {
+    rocksdb_readoptions_t *ro;
+    const rocksdb_snapshot_t *snap;
+    uint64_t sealed, cutoff;
+} col_view;
+
+/* Opens a view (store.c).  0 or SL_ENOMEM; close it with col_view_close. */
+int col_view_open(col_store *s, col_view *v);
+void col_view_close(col_store *s, col_view *v);
+
+/* col_block_dead() as of the view. */
+static inline int col_view_dead(const col_view *v, const uint8_t *k)
+{
+    uint64_t t = be64_get(k);
+    return t < v->cutoff || (!(k[8] & 0x80) && t < v->sealed);
+}
+
+/* The live block keys the trace index lists for trace_id in view v, at
+ * most max_blocks (0 means 4096; *capped set when more exist).  On success
+ * *keys is a malloc'd array of *nkeys keys owned by the caller.  Returns
+ * 0, SL_ENOTFOUND when the index lists none, SL_ENOMEM or a RocksDB
+ * error. */
+int col_store_trace_blocks(col_store *s, const col_view *v, const uint8_t trace_id[16],
+                           uint32_t max_blocks, uint8_t (**keys)[COL_BLOCK_KEY_LEN],
+                           uint32_t *nkeys, int *capped);
 
 #endif /* COL_STORE_INT_H */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "blockcache.h"
+#include "coldblock.h"
 #include "log.h"
 #include "sightline.h"
 #include "slc_util.h"
@@ -39,89 +40,118 @@ static int col_streq(const char *a, size_t alen, const char *z)
 
 /* ======================= aggregates ====================================== */
 
+/* Per-service RED rows ('s') are read only for minutes at least this long
+ * after the store began writing them (col_store.svc_rollup_since_ns): a
+ * frame stored just before then by an older collector, holding spans
+ * timestamped ahead of its clock, has only per-operation rows. */
+#define COL_SVC_SKEW_NS (5 * COL_MINUTE_NS)
+
 struct col_agg_group {
     char a[COL_RK_NAME_MAX + 1], b[COL_RK_NAME_MAX + 1];
     size_t alen, blen;
     col_rollup_val v;
+    /* With summaries (col_agg_filter.want_sum): the bucket's first row,
+     * held back undecoded.  If it stays the only row, its stored summary
+     * is the answer; a second row decodes it (from the copy in pbuf: the
+     * iterator's bytes do not outlive a step) before adding its own. */
+    unsigned nrows;             /* rows fed in this bucket */
+    int pend;                   /* pbuf holds the first row, not in v */
+    uint64_t pcount, perrors;   /* its counts */
+    col_agg_summary sum;        /* its summary */
+    uint8_t *pbuf;
+    size_t plen, pcap;
 };
 
 struct col_agg {
     struct col_agg_group *g[COL_AGG_MAX_GROUPS];
     size_t n, alloc;
+    size_t last; /* the group found last: consecutive rows mostly share it */
 };
 
+/* Rows of a bucket go out by a, then b: bytewise, a prefix first (strcmp's
+ * order, also for names holding U+0000). */
 static int col_agg_cmp(const void *x, const void *y)
 {
     const struct col_agg_group *a = *(struct col_agg_group *const *)x;
     const struct col_agg_group *b = *(struct col_agg_group *const *)y;
-    int c = strcmp(a->a, b->a);
-    return c != 0 ? c : strcmp(a->b, b->b);
+    int c = memcmp(a->a, b->a, a->alen < b->alen ? a->alen : b->alen);
+
+    if (c == 0 && a->alen != b->alen)
+        return a->alen < b->alen ? -1 : 1;
+    if (c != 0)
+        return c;
+    c = memcmp(a->b, b->b, a->blen < b->blen ? a->blen : b->blen);
+    return c != 0 ? c : a->blen < b->blen ? -1 : a->blen > b->blen;
 }
 
-/* Empties a histogram a group used for the previous bucket.  A whole
+/* Empties the value a group held in the previous bucket.  A whole
  * slc_hist is ~29 KiB and a 24 h RED query at one-minute steps reuses its
- * groups 11,520 times, so only [index(min), index(max)] is cleared: the
- * decoder keeps count equal to the sum of the buckets, so when that range
- * sums to count nothing lies outside it; otherwise (a malformed value put a
- * bucket outside min..max) the whole histogram is cleared. */
-static void col_hist_clear(slc_hist *h)
+ * groups 11,520 times, so only the buckets col_rollup_add() listed in
+ * v->nz (tens to hundreds) are cleared. */
+static void col_agg_val_clear(col_rollup_val *v)
 {
-    uint32_t lo, hi;
-    uint64_t sum = 0;
+    slc_hist *h = v->hist;
 
-    if (h->count == 0) {
-        h->sum = h->min = h->max = 0;
+    v->count = v->errors = 0;
+    if (h == NULL)
         return;
-    }
-    lo = slc_hist_index(h->min);
-    hi = slc_hist_index(h->max);
-    if (lo > hi || hi >= SLC_HIST_BUCKETS) {
+    if (v->nnz < SLC_HIST_BUCKETS) {
+        for (uint32_t i = 0; i < v->nnz; i++)
+            h->b[v->nz[i]] = 0;
+        h->count = h->sum = h->min = h->max = 0;
+    } else {
         slc_hist_reset(h);
-        return;
     }
-    for (uint32_t i = lo; i <= hi; i++)
-        sum += h->b[i];
-    if (sum != h->count) {
-        slc_hist_reset(h);
-        return;
-    }
-    memset(&h->b[lo], 0, (size_t)(hi - lo + 1) * sizeof h->b[0]);
-    h->count = h->sum = h->min = h->max = 0;
+    v->nnz = 0;
 }
 
+static int col_agg_is(const struct col_agg_group *g, const char *a, size_t alen, const char *b,
+                      size_t blen)
+{
+    return g->alen == alen && g->blen == blen && memcmp(g->a, a, alen) == 0 &&
+           memcmp(g->b, b, blen) == 0;
+}
+
+/* The group (a, b) of the current bucket, added (empty) if new.  Groups
+ * and their histograms are allocated once per scan and reused by every
+ * bucket.  NULL when out of memory or at COL_AGG_MAX_GROUPS. */
 static struct col_agg_group *col_agg_get(struct col_agg *ag, const char *a, size_t alen,
                                          const char *b, size_t blen, int want_hist)
 {
     struct col_agg_group *g;
 
-    for (size_t i = 0; i < ag->n; i++) {
-        g = ag->g[i];
-        if (g->alen == alen && g->blen == blen && memcmp(g->a, a, alen) == 0 &&
-            memcmp(g->b, b, blen) == 0)
-            return g;
-    }
+    if (ag->last < ag->n && col_agg_is(ag->g[ag->last], a, alen, b, blen))
+        return ag->g[ag->last];
+    for (size_t i = 0; i < ag->n; i++)
+        if (col_agg_is(ag->g[i], a, alen, b, blen)) {
+            ag->last = i;
+            return ag->g[i];
+        }
     if (ag->n == COL_AGG_MAX_GROUPS)
         return NULL;
     if (ag->n == ag->alloc) {
         g = calloc(1, sizeof *g);
         if (g == NULL)
             return NULL;
-        if (want_hist && (g->v.hist = calloc(1, sizeof *g->v.hist)) == NULL) {
+        if (want_hist && ((g->v.hist = calloc(1, sizeof *g->v.hist)) == NULL ||
+                          (g->v.nz = malloc(SLC_HIST_BUCKETS * sizeof *g->v.nz)) == NULL)) {
+            free(g->v.hist);
             free(g);
             return NULL;
         }
         ag->g[ag->alloc++] = g;
     }
+    ag->last = ag->n;
     g = ag->g[ag->n++];
+    g->nrows = 0;
+    g->pend = 0;
     memcpy(g->a, a, alen);
     g->a[alen] = '\0';
     g->alen = alen;
     memcpy(g->b, b, blen);
     g->b[blen] = '\0';
     g->blen = blen;
-    g->v.count = g->v.errors = 0;
-    if (g->v.hist != NULL)
-        col_hist_clear(g->v.hist);
+    col_agg_val_clear(&g->v);
     return g;
 }
 
@@ -129,99 +159,316 @@ static int col_agg_flush(struct col_agg *ag, uint64_t bucket, col_agg_fn fn, voi
 {
     int stop = 0;
 
-    qsort(ag->g, ag->n, sizeof ag->g[0], col_agg_cmp);
+    if (ag->n > 1)
+        qsort(ag->g, ag->n, sizeof ag->g[0], col_agg_cmp);
     for (size_t i = 0; i < ag->n && !stop; i++) {
         const struct col_agg_group *g = ag->g[i];
-        col_agg_row r = {g->a, g->alen, g->b, g->blen, bucket, g->v.count, g->v.errors, g->v.hist};
+        col_agg_row r = {g->a, g->alen, g->b, g->blen, bucket, g->v.count, g->v.errors, g->v.hist,
+                         NULL};
+        if (g->pend) {
+            r.count = g->pcount;
+            r.errors = g->perrors;
+            r.hist = NULL;
+            r.sum = &g->sum;
+        }
         stop = fn(&r, arg) != 0;
     }
     ag->n = 0;
+    ag->last = 0;
     return stop;
 }
 
 static void col_agg_free(struct col_agg *ag)
 {
     for (size_t i = 0; i < ag->alloc; i++) {
+        free(ag->g[i]->pbuf);
         free(ag->g[i]->v.hist);
+        free(ag->g[i]->v.nz);
         free(ag->g[i]);
     }
 }
 
-/* Scans rollup keys of one type over the minutes of [since, until] and
- * calls fn per group per bucket.  keep(k, cx) filters keys; a/b name the
- * group (b_override replaces b, e.g. "" when operations are merged). */
+/* Which rollup rows a scan keeps and how it groups them: a / b (NULL =
+ * any) must equal the key's names; tail_mask selects the key's last byte
+ * (span kind, level class; 0 = any); merge_b groups by a alone (b = "");
+ * want_hist merges latencies (0: counts only, histograms not decoded);
+ * want_sum hands a bucket of one row with a stored summary to fn as that
+ * summary (COL_RED_SUMMARY). */
 struct col_agg_filter {
     const char *a, *b;
-    unsigned tail_mask; /* 0 = any */
+    unsigned tail_mask;
     int merge_b;
+    int want_hist;
+    int want_sum;
+    size_t alen, blen; /* set by col_agg_scan */
 };
 
-static int col_agg_scan(col_store *s, uint8_t type, const struct col_agg_filter *f,
-                        uint64_t since, uint64_t until, uint64_t step, col_agg_fn fn, void *arg)
+/* One scan's state: the groups of the bucket being filled, flushed to fn
+ * (sorted) when a row of a later bucket arrives or the scan ends. */
+struct col_agg_run {
+    struct col_agg ag;
+    uint64_t first, step;
+    uint64_t cur; /* the bucket being filled; UINT64_MAX = none yet */
+    col_agg_fn fn;
+    void *arg;
+    int stop; /* fn asked to stop */
+};
+
+/* Adds row value v to group g when summaries are wanted: the bucket's
+ * first row is held back with its summary (version 2) instead of decoded;
+ * a later row of the same bucket decodes it first.  Rows of one bucket
+ * number one per kind asked for at one-minute steps, so the copy is
+ * rarely used, but it is what keeps a merged bucket exact.  0 or
+ * SL_ENOMEM. */
+static int col_agg_feed_sum(struct col_agg_group *g, const uint8_t *v, size_t vlen)
+{
+    col_rollup_head h;
+
+    if (g->nrows++ == 0 && col_rollup_head_parse(v, vlen, &h) == 0 && h.has_pct) {
+        if (vlen > g->pcap) {
+            uint8_t *nb = realloc(g->pbuf, vlen);
+            if (nb == NULL)
+                return SL_ENOMEM;
+            g->pbuf = nb;
+            g->pcap = vlen;
+        }
+        memcpy(g->pbuf, v, vlen);
+        g->plen = vlen;
+        g->pend = 1;
+        g->pcount = h.count;
+        g->perrors = h.errors;
+        memcpy(g->sum.pct, h.pct, sizeof g->sum.pct);
+        g->sum.n = h.hcount;
+        g->sum.sum = h.hsum;
+        g->sum.min = h.hmin;
+        g->sum.max = h.hmax;
+        return 0;
+    }
+    if (g->pend) {
+        g->pend = 0;
+        if (col_rollup_add(&g->v, g->pbuf, g->plen) != 0)
+            col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
+    }
+    if (col_rollup_add(&g->v, v, vlen) != 0)
+        col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
+    return 0;
+}
+
+static int col_agg_feed(struct col_agg_run *run, const struct col_agg_filter *f,
+                        const col_rollup_key *rk, const uint8_t *v, size_t vlen)
+{
+    uint64_t bucket = run->step == 0 ? run->first
+                                     : run->first + (rk->minute_ns - run->first) / run->step *
+                                                        run->step;
+    struct col_agg_group *g;
+
+    if (bucket != run->cur) {
+        if (run->cur != UINT64_MAX && col_agg_flush(&run->ag, run->cur, run->fn, run->arg)) {
+            run->stop = 1;
+            return 0;
+        }
+        run->cur = bucket;
+    }
+    g = col_agg_get(&run->ag, rk->a, rk->alen, f->merge_b ? "" : rk->b, f->merge_b ? 0 : rk->blen,
+                    f->want_hist);
+    if (g == NULL)
+        return run->ag.n == COL_AGG_MAX_GROUPS ? SL_ETOOBIG : SL_ENOMEM;
+    if (f->want_sum && f->want_hist)
+        return col_agg_feed_sum(g, v, vlen);
+    if (col_rollup_add(&g->v, v, vlen) != 0)
+        col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
+    return 0;
+}
+
+/* Feeds the rows of key type over the minutes [lo, hi] into run: one
+ * iterator over the key range, in key order (minute first, so buckets
+ * arrive in time order), each value decoded straight into its group. */
+static int col_agg_range(col_store *s, uint8_t type, const struct col_agg_filter *f,
+                         uint64_t lo, uint64_t hi, struct col_agg_run *run)
 {
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    rocksdb_iterator_t *it = NULL;
-    struct col_agg ag = {0};
-    uint8_t lo[9], hi[9];
-    uint64_t first = since - since % COL_MINUTE_NS, cur_bucket = UINT64_MAX;
-    uint64_t last = until - until % COL_MINUTE_NS;
+    rocksdb_iterator_t *it;
+    uint8_t lk[9], hk[9];
     char *rerr = NULL;
-    int rv = 0, stop = 0;
+    int rv = 0;
 
     if (ro == NULL)
         return SL_ENOMEM;
-    if (since > until) {
-        rocksdb_readoptions_destroy(ro);
-        return SL_EINVAL;
-    }
-    if (step > 0 && step % COL_MINUTE_NS != 0)
-        step += COL_MINUTE_NS - step % COL_MINUTE_NS;
-    lo[0] = hi[0] = type;
-    be64_put(lo + 1, first);
-    be64_put(hi + 1, col_sat_add(last, COL_MINUTE_NS));
-    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hi, sizeof hi);
+    lk[0] = hk[0] = type;
+    be64_put(lk + 1, lo);
+    be64_put(hk + 1, col_sat_add(hi, COL_MINUTE_NS));
+    rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hk, sizeof hk);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_ROLLUP]);
-    for (rocksdb_iter_seek(it, (const char *)lo, sizeof lo); rocksdb_iter_valid(it) && !stop;
+    for (rocksdb_iter_seek(it, (const char *)lk, sizeof lk); rocksdb_iter_valid(it) && !run->stop;
          rocksdb_iter_next(it)) {
         size_t klen = 0, vlen = 0;
-        const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
-        const uint8_t *v;
+        const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen), *v;
         col_rollup_key rk;
-        struct col_agg_group *g;
-        uint64_t bucket;
 
-        if (col_rollup_parse_key(k, klen, &rk) != 0 || rk.type != type)
+        /* The kind is the key's last byte: the rows a kind mask drops
+         * (most of them) are dropped before parsing. */
+        if (f->tail_mask != 0 && klen > 0 &&
+            (k[klen - 1] >= 32 || !(f->tail_mask & (1u << k[klen - 1]))))
             continue;
-        if (!col_streq(rk.a, rk.alen, f->a) || !col_streq(rk.b, rk.blen, f->b))
+        if (col_rollup_parse_key(k, klen, &rk) != 0 || rk.type != type)
             continue;
         if (f->tail_mask != 0 && (rk.tail >= 32 || !(f->tail_mask & (1u << rk.tail))))
             continue;
-        bucket = step == 0 ? first : first + (rk.minute_ns - first) / step * step;
-        if (bucket != cur_bucket) {
-            if (cur_bucket != UINT64_MAX && col_agg_flush(&ag, cur_bucket, fn, arg))
-                stop = 1;
-            cur_bucket = bucket;
-            if (stop)
-                break;
-        }
-        g = col_agg_get(&ag, rk.a, rk.alen, f->merge_b ? "" : rk.b, f->merge_b ? 0 : rk.blen,
-                        type != COL_RK_LOG);
-        if (g == NULL) {
-            rv = ag.n == COL_AGG_MAX_GROUPS ? SL_ETOOBIG : SL_ENOMEM;
-            break;
-        }
+        if ((f->a != NULL && (rk.alen != f->alen || memcmp(rk.a, f->a, f->alen) != 0)) ||
+            (f->b != NULL && (rk.blen != f->blen || memcmp(rk.b, f->b, f->blen) != 0)))
+            continue;
         v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
-        if (col_rollup_add(&g->v, v, vlen) != 0)
-            col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
+        rv = col_agg_feed(run, f, &rk, v, vlen);
+        if (rv != 0)
+            break;
     }
-    if (rv == 0 && !stop && cur_bucket != UINT64_MAX)
-        col_agg_flush(&ag, cur_bucket, fn, arg);
     rocksdb_iter_get_error(it, &rerr);
     if (rerr != NULL)
         rv = col_store_rocks_err(rerr, "scanning aggregates", NULL, 0);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    col_agg_free(&ag);
+    return rv;
+}
+
+/* Feeds the per-service RED rows ('s') of the kinds in f->tail_mask over
+ * the minutes [lo, hi] into run.  Those rows are keyed kind first, so each
+ * kind is one run of rows in time order: one iterator per kind asked for,
+ * merged by minute, reads no row it then drops (RocksDB costs ~0.5 us a
+ * row here, the bulk of a query).  Rows of one minute may come in any
+ * kind order: they are summed per bucket, which the flush sorts. */
+static int col_agg_svc_range(col_store *s, const struct col_agg_filter *f, uint64_t lo,
+                             uint64_t hi, struct col_agg_run *run)
+{
+    struct col_kcur {
+        rocksdb_readoptions_t *ro;
+        rocksdb_iterator_t *it;
+        uint8_t hk[10];
+        uint64_t minute; /* of the current row; UINT64_MAX = done */
+    } c[SLC_KIND_CONSUMER + 1];
+    size_t nc = 0;
+    char *rerr = NULL;
+    int rv = 0;
+
+    for (unsigned kind = 0; kind <= SLC_KIND_CONSUMER; kind++) {
+        struct col_kcur *k = &c[nc];
+        uint8_t lk[10];
+        if (f->tail_mask != 0 && !(f->tail_mask & (1u << kind)))
+            continue;
+        k->ro = rocksdb_readoptions_create();
+        if (k->ro == NULL) {
+            rv = SL_ENOMEM;
+            break;
+        }
+        col_rollup_svc_key(k->hk, (uint8_t)kind, col_sat_add(hi, COL_MINUTE_NS));
+        rocksdb_readoptions_set_iterate_upper_bound(k->ro, (const char *)k->hk, sizeof k->hk);
+        k->it = rocksdb_create_iterator_cf(s->db, k->ro, s->cf[CF_ROLLUP]);
+        col_rollup_svc_key(lk, (uint8_t)kind, lo);
+        rocksdb_iter_seek(k->it, (const char *)lk, sizeof lk);
+        k->minute = UINT64_MAX;
+        nc++;
+    }
+    for (size_t i = 0; i < nc && rv == 0; i++) {
+        size_t klen = 0;
+        const uint8_t *key;
+        if (!rocksdb_iter_valid(c[i].it))
+            continue;
+        key = (const uint8_t *)rocksdb_iter_key(c[i].it, &klen);
+        c[i].minute = klen >= 10 ? be64_get(key + 2) : 0;
+    }
+    while (rv == 0 && !run->stop) {
+        struct col_kcur *k = NULL;
+        size_t klen = 0, vlen = 0;
+        const uint8_t *key, *v;
+        col_rollup_key rk;
+
+        for (size_t i = 0; i < nc; i++)
+            if (c[i].minute != UINT64_MAX && (k == NULL || c[i].minute < k->minute))
+                k = &c[i];
+        if (k == NULL)
+            break;
+        key = (const uint8_t *)rocksdb_iter_key(k->it, &klen);
+        if (col_rollup_parse_key(key, klen, &rk) == 0 && rk.type == COL_RK_SVC &&
+            rk.minute_ns >= lo &&
+            (f->a == NULL || (rk.alen == f->alen && memcmp(rk.a, f->a, f->alen) == 0))) {
+            v = (const uint8_t *)rocksdb_iter_value(k->it, &vlen);
+            rv = col_agg_feed(run, f, &rk, v, vlen);
+        }
+        rocksdb_iter_next(k->it);
+        k->minute = UINT64_MAX;
+        if (rocksdb_iter_valid(k->it)) {
+            key = (const uint8_t *)rocksdb_iter_key(k->it, &klen);
+            k->minute = klen >= 10 ? be64_get(key + 2) : 0;
+        }
+    }
+    for (size_t i = 0; i < nc; i++) {
+        rocksdb_iter_get_error(c[i].it, &rerr);
+        if (rerr != NULL && rv == 0)
+            rv = col_store_rocks_err(rerr, "scanning aggregates", NULL, 0);
+        else if (rerr != NULL)
+            rocksdb_free(rerr);
+        rerr = NULL;
+        rocksdb_iter_destroy(c[i].it);
+        rocksdb_readoptions_destroy(c[i].ro);
+    }
+    return rv;
+}
+
+/* The first minute whose per-service RED rows are complete (see
+ * COL_SVC_SKEW_NS); UINT64_MAX when there is none. */
+static uint64_t col_svc_rows_from(const col_store *s)
+{
+    uint64_t t = s->svc_rollup_since_ns;
+
+    if (t == 0)
+        return 0;
+    if (t > UINT64_MAX - 2 * COL_MINUTE_NS - COL_SVC_SKEW_NS)
+        return UINT64_MAX;
+    t += (COL_MINUTE_NS - t % COL_MINUTE_NS) % COL_MINUTE_NS;
+    return t + COL_SVC_SKEW_NS;
+}
+
+/* Scans rollup rows of one type over the minutes of [since, until] and
+ * calls fn per group per bucket (buckets in time order, groups sorted).
+ * Services-level RED (operations merged, any operation) reads the
+ * per-service rows where they exist, and the per-operation rows, merged,
+ * for older minutes: the same numbers either way, one row per service and
+ * kind instead of one per operation. */
+static int col_agg_scan(col_store *s, uint8_t type, const struct col_agg_filter *filter,
+                        uint64_t since, uint64_t until, uint64_t step, col_agg_fn fn, void *arg)
+{
+    struct col_agg_filter f = *filter;
+    struct col_agg_run *run;
+    uint64_t first = since - since % COL_MINUTE_NS, last = until - until % COL_MINUTE_NS;
+    int rv = 0;
+
+    if (since > until)
+        return SL_EINVAL;
+    run = calloc(1, sizeof *run);
+    if (run == NULL)
+        return SL_ENOMEM;
+    if (step > 0 && step % COL_MINUTE_NS != 0)
+        step += COL_MINUTE_NS - step % COL_MINUTE_NS;
+    f.alen = f.a != NULL ? strlen(f.a) : 0;
+    f.blen = f.b != NULL ? strlen(f.b) : 0;
+    run->first = first;
+    run->step = step;
+    run->cur = UINT64_MAX;
+    run->fn = fn;
+    run->arg = arg;
+    if (type == COL_RK_RED && f.merge_b && f.b == NULL) {
+        uint64_t from = col_svc_rows_from(s);
+        if (first < from)
+            rv = col_agg_range(s, COL_RK_RED, &f, first, last < from - COL_MINUTE_NS ? last
+                                                                : from - COL_MINUTE_NS, run);
+        if (rv == 0 && !run->stop && last >= from)
+            rv = col_agg_svc_range(s, &f, first > from ? first : from, last, run);
+    } else {
+        rv = col_agg_range(s, type, &f, first, last, run);
+    }
+    if (rv == 0 && !run->stop && run->cur != UINT64_MAX)
+        col_agg_flush(&run->ag, run->cur, fn, arg);
+    col_agg_free(&run->ag);
+    free(run);
     return rv;
 }
 
@@ -229,14 +476,15 @@ int col_store_red(col_store *s, const char *service, const char *operation, uint
                   uint64_t until_ns, uint64_t step_ns, unsigned kind_mask, int merge_ops,
                   col_agg_fn fn, void *arg)
 {
-    struct col_agg_filter f = {service, operation, kind_mask, merge_ops};
+    struct col_agg_filter f = {service, operation, kind_mask, merge_ops & 1, 1,
+                               (merge_ops & COL_RED_SUMMARY) != 0};
     return col_agg_scan(s, COL_RK_RED, &f, since_ns, until_ns, step_ns, fn, arg);
 }
 
 int col_store_edges(col_store *s, uint64_t since_ns, uint64_t until_ns, uint64_t step_ns,
                     col_agg_fn fn, void *arg)
 {
-    struct col_agg_filter f = {NULL, NULL, 0, 0};
+    struct col_agg_filter f = {NULL, NULL, 0, 0, 1, 0};
     return col_agg_scan(s, COL_RK_EDGE, &f, since_ns, until_ns, step_ns, fn, arg);
 }
 
@@ -292,6 +540,11 @@ static col_service_row *col_svc_find(struct col_svc_list *l, const char *name, s
         else
             hi = mid;
     }
+    /* A rollup key holds a name cut at COL_RK_NAME_MAX bytes: the longer
+     * name it was cut from sorts right after the cut form. */
+    if (len == COL_RK_NAME_MAX && lo < l->n && l->r[lo].len > len &&
+        memcmp(l->r[lo].name, name, len) == 0)
+        return &l->r[lo];
     return NULL;
 }
 
@@ -319,7 +572,7 @@ int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
                              int (*fn)(const col_service_row *r, void *arg), void *arg)
 {
     struct col_svc_list l = {0};
-    struct col_agg_filter f = {NULL, NULL, 0, 1};
+    struct col_agg_filter f = {NULL, NULL, 0, 1, 0, 0};
     int rv;
 
     rv = col_store_services(s, col_svc_collect, &l);
@@ -346,6 +599,11 @@ int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
 typedef int (*col_row_fn)(col_store *s, const uint8_t *bkey, const uint8_t *v, size_t vlen,
                           void *cx);
 
+/* The view of the scan running in this thread: col_load_block reads the
+ * blocks its rows name from the same snapshot (the visit callbacks do not
+ * carry it). */
+static _Thread_local const col_view *col_scan_view;
+
 static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t hi,
                          col_row_fn visit, void *cx)
 {
@@ -353,13 +611,20 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
     rocksdb_iterator_t *it;
     uint8_t lower[16], seek[COL_XIDX_KEY_LEN];
     char *rerr = NULL;
+    col_view view;
     int rv = 0;
 
     if (ro == NULL)
         return SL_ENOMEM;
+    if (col_view_open(s, &view) != 0) {
+        rocksdb_readoptions_destroy(ro);
+        return SL_ENOMEM;
+    }
+    col_scan_view = &view;
     be64_put(lower, h);
     be64_put(lower + 8, lo);
     rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, sizeof lower);
+    rocksdb_readoptions_set_snapshot(ro, view.snap);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[cf]);
     be64_put(seek, h);
     be64_put(seek + 8, hi);
@@ -372,6 +637,8 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
 
         if (klen != COL_XIDX_KEY_LEN || be64_get(k) != h || be64_get(k + 8) < lo)
             break;
+        if (col_view_dead(&view, k + 8))
+            continue; /* dropped by retention or replaced by sealing */
         v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
         rv = visit(s, k + 8, v, vlen, cx);
         if (rv != 0)
@@ -386,6 +653,8 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         rocksdb_free(rerr);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
+    col_scan_view = NULL;
+    col_view_close(s, &view);
     return rv;
 }
 
@@ -399,8 +668,9 @@ static int col_load_block(col_store *s, const uint8_t *bkey, col_bcache_ent **e,
     slc_wire_limits lim;
     char *rerr = NULL, msg[160];
     size_t vlen = 0;
-    char *v = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_BLOCKS], (const char *)bkey,
-                             COL_BLOCK_KEY_LEN, &vlen, &rerr);
+    const rocksdb_readoptions_t *ro = col_scan_view != NULL ? col_scan_view->ro : s->ropts;
+    char *v = rocksdb_get_cf(s->db, ro, s->cf[CF_BLOCKS], (const char *)bkey, COL_BLOCK_KEY_LEN,
+                             &vlen, &rerr);
     int rv;
 
     *e = NULL;
@@ -971,15 +1241,68 @@ out:
 
 /* ======================= trace reads through the block cache ================= */
 
+/* Copies trace tid out of sealed block bkey into dst (spans only when
+ * want_spans).  Returns 0, 1 when the block is not a sealed block after all
+ * (the caller decodes it), or an error. */
+static int col_gather_sealed(col_store *s, const col_view *view, const uint8_t *bkey,
+                             const uint8_t tid[16], int want_spans, slc_batch *dst)
+{
+    slc_wire_limits lim;
+    slc_batch *tmp = NULL;
+    char *rerr = NULL, msg[160];
+    size_t vlen = 0;
+    int rv;
+    char *v = rocksdb_get_cf(s->db, view->ro, s->cf[CF_BLOCKS], (const char *)bkey,
+                             COL_BLOCK_KEY_LEN, &vlen, &rerr);
+
+    if (rerr != NULL)
+        return col_store_rocks_err(rerr, "reading a block", NULL, 0);
+    if (v == NULL)
+        return 0; /* dropped by retention meanwhile */
+    if (!col_cold_is((const uint8_t *)v, vlen)) {
+        rocksdb_free(v);
+        return 1;
+    }
+    col_store_read_limits(&lim);
+    tmp = want_spans ? dst : slc_batch_new();
+    if (tmp == NULL) {
+        rocksdb_free(v);
+        return SL_ENOMEM;
+    }
+    msg[0] = '\0';
+    rv = col_cold_gather_trace((const uint8_t *)v, vlen, &lim, tid, tmp, msg, sizeof msg);
+    rocksdb_free(v);
+    if (rv != 0 && rv != SL_ENOMEM) {
+        col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
+        rv = 0;
+    }
+    if (!want_spans) {
+        for (uint32_t i = 0; i < tmp->nlogs && rv == 0; i++)
+            rv = slc_batch_copy_log(dst, tmp, i);
+        slc_batch_free(tmp);
+    }
+    return rv;
+}
+
 /* Copies the spans (when want_spans) and logs of trace tid from block
  * bkey into dst. */
-static int col_gather_cached(col_store *s, const uint8_t *bkey, const uint8_t tid[16],
-                             int want_spans, slc_batch *dst)
+static int col_gather_cached(col_store *s, const col_view *view, const uint8_t *bkey,
+                             const uint8_t tid[16], int want_spans, slc_batch *dst)
 {
     const slc_batch *b = NULL;
     col_bcache_ent *ent = NULL;
-    int rv = col_load_block(s, bkey, &ent, &b);
+    int rv;
 
+    if (bkey[8] & 0x80) {
+        /* A sealed block holds thousands of traces: decode only the part
+         * holding this one instead of caching the whole block. */
+        rv = col_gather_sealed(s, view, bkey, tid, want_spans, dst);
+        if (rv != 1)
+            return rv;
+    }
+    col_scan_view = view;
+    rv = col_load_block(s, bkey, &ent, &b);
+    col_scan_view = NULL;
     if (rv != 0 || b == NULL)
         return rv;
     for (uint32_t i = 0; want_spans && i < b->nspans && rv == 0; i++)
@@ -1000,7 +1323,12 @@ static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint3
     int capped = 0, rv;
     slc_batch *dst = NULL;
 
-    rv = col_store_trace_blocks(s, trace_id, max_blocks, &keys, &nkeys, &capped);
+    col_view view;
+
+    rv = col_view_open(s, &view);
+    if (rv != 0)
+        return rv;
+    rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &nkeys, &capped);
     if (rv != 0)
         goto out;
     dst = slc_batch_new();
@@ -1008,11 +1336,10 @@ static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint3
         rv = SL_ENOMEM;
         goto out;
     }
-    /* Blocks below the retention cutoff are being deleted: skip them like
-     * the other index reads do. */
+    /* col_store_trace_blocks left out blocks dropped by retention or
+     * replaced by sealing. */
     for (uint32_t i = 0; i < nkeys && rv == 0; i++)
-        if (be64_get(keys[i]) >= atomic_load(&s->cutoff_ns))
-            rv = col_gather_cached(s, keys[i], trace_id, want_spans, dst);
+        rv = col_gather_cached(s, &view, keys[i], trace_id, want_spans, dst);
     if (rv == 0 && dst->nspans == 0 && dst->nlogs == 0)
         rv = SL_ENOTFOUND;
     if (rv == 0) {
@@ -1022,6 +1349,7 @@ static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint3
             *blocks_capped = capped;
     }
 out:
+    col_view_close(s, &view);
     slc_batch_free(dst);
     free(keys);
     return rv;

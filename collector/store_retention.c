@@ -118,6 +118,14 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
         be64_put(rhi + 1, cutoff - cutoff % COL_MINUTE_NS);
         rv = col_drop_range(s, CF_ROLLUP, rlo, sizeof rlo, rhi, sizeof rhi);
     }
+    /* Per-service RED rows are keyed kind first (rollup.h): one range per
+     * kind (the wire format allows kinds 0..5). */
+    for (unsigned kind = 0; kind <= SLC_KIND_CONSUMER && rv == 0; kind++) {
+        uint8_t rlo[10], rhi[10];
+        col_rollup_svc_key(rlo, (uint8_t)kind, 0);
+        col_rollup_svc_key(rhi, (uint8_t)kind, cutoff - cutoff % COL_MINUTE_NS);
+        rv = col_drop_range(s, CF_ROLLUP, rlo, sizeof rlo, rhi, sizeof rhi);
+    }
     if (rv == 0 && compact_indexes) {
         static const int idx[] = {CF_TIDX, CF_SIDX, CF_LIDX, CF_DEDUPE};
         for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
@@ -186,22 +194,14 @@ static void *col_retention_main(void *arg)
     pthread_mutex_lock(&s->ret_mu);
     while (!s->ret_stop) {
         col_retention_opts o = s->ret;
-        struct timespec until;
         uint64_t iv = o.interval_ns > 0 ? o.interval_ns : 60 * COL_NS;
 
         pthread_mutex_unlock(&s->ret_mu);
         if (col_store_retention_run(s, &o, slc_now_ns(), NULL) != 0)
             col_log(COL_LOG_WARN, "retention pass failed; will try again");
         pthread_mutex_lock(&s->ret_mu);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)(iv / COL_NS);
-        until.tv_nsec += (long)(iv % COL_NS);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
         if (!s->ret_stop)
-            pthread_cond_timedwait(&s->ret_cv, &s->ret_mu, &until);
+            col_cond_wait_ns(&s->ret_cv, &s->ret_mu, iv);
     }
     pthread_mutex_unlock(&s->ret_mu);
     return NULL;

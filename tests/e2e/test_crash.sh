@@ -12,7 +12,10 @@ LOAD=$BIN/bench-load
 CLIENTS=3
 SPANS=${CRASH_SPANS:-120000}   # per client
 
-start_collector
+# Sealing (rewriting settled frames into sealed blocks) runs all the time
+# here, so the kills also land in the middle of sealing passes.
+SEAL=(--seal-after 1s --seal-interval 200ms --seal-block-items 2048)
+start_collector "${SEAL[@]}"
 ok "collector started"
 t_start=$(date +%s)
 
@@ -33,7 +36,7 @@ for round in 1 2; do
   ok "round $round: collector killed with -9 after $acked_at_kill acknowledged batches"
   sleep 0.3
   spawn collector "$BIN/sightline-collector" --data "$COL_DATA" --listen "$COL_NNG" \
-    --http "127.0.0.1:$hp"
+    --http "127.0.0.1:$hp" "${SEAL[@]}"
   wait_http "$COL_HTTP/healthz" 30 || bail "collector did not restart: $(cat "$TMP/collector.log")"
   ok "round $round: collector restarted on the same data directory"
   base=$(wc -l <"$TMP/acks.txt")

@@ -73,6 +73,13 @@ if [[ -n $first_tid ]]; then
     jqc '[.spans[] | select(.attributes["http.response.status_code"] == 503 and .attributes["cloud.region"] == "eu-west-1")] | length > 0' \
     "$TMP/attr2-trace.json"
 fi
+# repeated attr= over plain HTTP: http.c hands the handler every value, and
+# the filters AND (a second filter no span matches empties the answer)
+q="$COL_HTTP/api/v1/traces?since=3h&limit=20&summary=false&attr=http.response.status_code%3D503"
+curl -fsS "$q&attr=cloud.region%3Deu-west-1" >"$TMP/attr-rep.json"
+curl -fsS "$q&attr=cloud.region%3Dnowhere" >"$TMP/attr-none.json"
+check "repeated attr= over HTTP: both filters apply (ANDed)" \
+  bash -c "jq -e '.count > 0' '$TMP/attr-rep.json' >/dev/null && jq -e '.count == 0' '$TMP/attr-none.json' >/dev/null"
 "${CLI[@]}" --json traces --since 3h --order slowest --min-duration 20ms --max-duration 150ms --limit 30 >"$TMP/slow.json"
 check "traces --order slowest: durations non-increasing and within bounds" \
   jqc '.count > 0 and ([.traces[].duration_ns] | . == (sort | reverse)) and all(.traces[]; .duration_ns >= 20000000 and .duration_ns <= 150000000)' \

@@ -324,6 +324,17 @@ static void test_search(void **state)
     assert_int_equal(st, 200);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
     json_decref(j);
+    /* Repeated attr: every one applies (ANDed), not only the first. */
+    j = get(f, &st, "/api/v1/traces", "attr", "http.response.status_code=500", "attr",
+            "http.request.method=GET", "since", b1, "limit", "100", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 30);
+    json_decref(j);
+    j = get(f, &st, "/api/v1/traces", "attr", "http.response.status_code=500", "attr",
+            "http.request.method=POST", "since", b1, "limit", "100", NULL);
+    assert_int_equal(st, 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
+    json_decref(j);
 
     /* No span filter: the trace list, by root span, newest first. */
     j = get(f, &st, "/api/v1/traces", "since", b1, "limit", "3", NULL);
@@ -630,6 +641,55 @@ static void test_error_quotes_bad_utf8(void **state)
     }
 }
 
+/* The RED answer is written as JSON text (jsonw.c): names with quotes,
+ * control characters, and a name the rollup key cut at 255 bytes inside a
+ * UTF-8 sequence (jansson refused that one: the answer was a 500) still
+ * give valid JSON, the cut sequence as U+FFFD. */
+static void test_red_names_escaped(void **state)
+{
+    struct fx *f = *state;
+    slc_batch *b = slc_batch_new();
+    char longname[301], b1[24], want[300];
+    uint8_t tid[16], sid[8];
+    const char *weird = "pay\"me\\nt\n\x01\x7f/â";
+    int st, seen = 0;
+    json_t *j, *ser;
+
+    for (size_t i = 0; i + 1 < sizeof longname; i += 2)
+        memcpy(longname + i, "\xc3\xa9", 2);
+    longname[300] = '\0';
+    tu_id(tid, 16, 5);
+    tu_id(sid, 8, 5);
+    tu_span(b, tid, sid, NULL, weird, "op\"1", f->t0 + SEC, 5 * MS, 0);
+    tu_id(sid, 8, 6);
+    tu_span(b, tid, sid, NULL, longname, longname, f->t0 + 2 * SEC, 7 * MS, 1);
+    b->batch_id = 4242;
+    tu_store_batch(f->s, b);
+    slc_batch_free(b);
+    ns_str(f->t0, b1);
+    /* the cut name: 127 x U+00E9, then the lone first byte of the next */
+    memcpy(want, longname, 254);
+    memcpy(want + 254, "\xef\xbf\xbd", 4);
+    j = get(f, &st, "/api/v1/red", "by", "operation", "step", "1m", "since", b1, NULL);
+    assert_int_equal(st, 200);
+    ser = json_object_get(j, "series");
+    for (size_t i = 0; i < json_array_size(ser); i++) {
+        json_t *o = json_array_get(ser, i);
+        const char *svc = json_string_value(json_object_get(o, "service"));
+        const char *op = json_string_value(json_object_get(o, "operation"));
+        if (strcmp(svc, weird) == 0) {
+            assert_string_equal(op, "op\"1");
+            seen |= 1;
+        } else if (strcmp(svc, want) == 0) {
+            assert_string_equal(op, want);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "total"), "errors")), 1);
+            seen |= 2;
+        }
+    }
+    assert_int_equal(seen, 3);
+    json_decref(j);
+}
+
 /* The one-pass percentiles equal slc_hist_quantile() exactly. */
 static void test_percentiles_match_quantile(void **state)
 {
@@ -663,6 +723,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_configured_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_quotes_bad_utf8, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_red_names_escaped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,28 +16,9 @@
 
 #define T0 1700000000000000000ULL
 
-struct fx {
-    char *dir;
-    col_store *s;
-};
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-
-    if (tu_store_open(&f->dir, &f->s) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tu_store_close(f->dir, f->s);
-    free(f);
-    return 0;
-}
+#define fx tu_fx
+#define setup tu_fx_setup
+#define teardown tu_fx_teardown
 
 /* Decodes a frame and stores it under its batch id, as ingest does. */
 static int store_frame(col_store *s, const uint8_t *frame, size_t len)

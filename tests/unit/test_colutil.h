@@ -172,6 +172,32 @@ static inline void tu_store_close(char *dir, col_store *s)
     tu_rmtree(dir);
 }
 
+/* The fixture of tests that need one fresh store: cmocka setup/teardown. */
+struct tu_fx {
+    char *dir;
+    col_store *s;
+};
+
+static inline int tu_fx_setup(void **state)
+{
+    struct tu_fx *f = calloc(1, sizeof *f);
+
+    if (f == NULL || tu_store_open(&f->dir, &f->s) != 0) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static inline int tu_fx_teardown(void **state)
+{
+    struct tu_fx *f = *state;
+    tu_store_close(f->dir, f->s);
+    free(f);
+    return 0;
+}
+
 /* Stores a frame under (its batch id, crc) through the ingest write path:
  * decode, claim, write, release; each step must succeed. */
 static inline void tu_store_put(col_store *s, const uint8_t *frame, size_t len, uint32_t crc)
@@ -245,6 +271,16 @@ static inline const char *tu_arg_of(void *cx, const char *name)
     return NULL;
 }
 
+/* The i-th value of a repeated key, as http.c's adapter gives it. */
+static inline const char *tu_arg_nth(void *cx, const char *name, unsigned i)
+{
+    struct tu_args *a = cx;
+    for (int k = 0; k < a->n; k++)
+        if (strcmp(a->k[k], name) == 0 && i-- == 0)
+            return a->v[k];
+    return NULL;
+}
+
 /* GET path through col_api_dispatch (which must claim it) with the
  * NULL-terminated key, value pairs in ap; returns the body (owned by the
  * caller) and the status in *status. */
@@ -262,9 +298,19 @@ static inline json_t *tu_api_vget(const col_api *api, int *status, const char *p
     req.method = "GET";
     req.path = path;
     req.arg = tu_arg_of;
+    req.arg_nth = tu_arg_nth;
     req.cx = &a;
     req.now_ns = slc_now_ns();
     assert_int_equal(col_api_dispatch(api, &req, &resp), 1);
+    if (resp.json != NULL) { /* a ready JSON text: must parse, and be the whole answer */
+        json_error_t jerr;
+        assert_null(resp.body);
+        assert_int_equal(strlen(resp.json), resp.json_len);
+        resp.body = json_loadb(resp.json, resp.json_len, 0, &jerr);
+        if (resp.body == NULL)
+            fail_msg("%s answered invalid JSON: %s", path, jerr.text);
+        free(resp.json);
+    }
     assert_non_null(resp.body);
     free(resp.text);
     *status = resp.status;
