@@ -295,7 +295,8 @@ static json_t *col_stats_store(col_store *s)
                             json_pack("{s:I,s:I,s:I}", "keys_estimate", (json_int_t)ss.cf_keys[i],
                                       "sst_bytes", (json_int_t)ss.cf_sst_bytes[i],
                                       "memtable_bytes", (json_int_t)ss.cf_mem_bytes[i]));
-    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I}}", "column_families", cfs,
+    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}}",
+                     "column_families", cfs,
                      "live_data_bytes", (json_int_t)ss.live_data_bytes,
                      "pending_compaction_bytes", (json_int_t)ss.pending_compaction_bytes,
                      "write_stopped", (int)ss.write_stopped, "delayed_write_rate",
@@ -304,7 +305,12 @@ static json_t *col_stats_store(col_store *s)
                      (json_int_t)ss.edge_tracker_bytes, "retention", "runs",
                      (json_int_t)ss.retention_runs, "cutoff_ns",
                      col_ns_str(ss.retention_cutoff_ns), "last_pass_ms",
-                     (json_int_t)ss.retention_last_ms);
+                     (json_int_t)ss.retention_last_ms, "sealing", "runs",
+                     (json_int_t)ss.seal_runs, "frames_sealed", (json_int_t)ss.sealed_frames,
+                     "items_sealed", (json_int_t)ss.sealed_items, "blocks_written",
+                     (json_int_t)ss.sealed_blocks, "bytes_in", (json_int_t)ss.seal_bytes_in,
+                     "bytes_out", (json_int_t)ss.seal_bytes_out, "sealed_until_ns",
+                     col_ns_str(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms);
 }
 
 static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -453,6 +459,18 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
     col_metric(&t, "sightline_retention_cutoff_seconds", "gauge",
                "Data received before this Unix time was dropped.",
                ss.retention_cutoff_ns / 1000000000ULL);
+    col_metric(&t, "sightline_seal_runs_total", "counter", "Sealing passes.", ss.seal_runs);
+    col_metric(&t, "sightline_sealed_frames_total", "counter",
+               "Frames rewritten into sealed blocks.", ss.sealed_frames);
+    col_metric(&t, "sightline_sealed_items_total", "counter",
+               "Spans and log records rewritten into sealed blocks.", ss.sealed_items);
+    col_metric(&t, "sightline_seal_bytes_in_total", "counter",
+               "Bytes of the frames sealing replaced.", ss.seal_bytes_in);
+    col_metric(&t, "sightline_seal_bytes_out_total", "counter",
+               "Bytes of the sealed blocks written.", ss.seal_bytes_out);
+    col_metric(&t, "sightline_sealed_until_seconds", "gauge",
+               "Frames received before this Unix time are sealed.",
+               ss.sealed_until_ns / 1000000000ULL);
     {
         /* RED per service and operation (metrics_red.c: cached, bounded) */
         char *red = NULL;

@@ -74,6 +74,10 @@ for id in $(jq -r '.traces[].trace_id' "$TMP/list.json"); do
 done
 check "$n sampled traces are whole (>= 5 spans) with no span twice" bash -c "[[ $n -ge 10 && $bad -eq 0 ]]"
 
+sealed=$(curl -fsS "$COL_HTTP/api/v1/stats" | jq '.store.sealing.frames_sealed // 0')
+check "sealing ran during the test ($sealed frames sealed since the last restart)" \
+  [ "${sealed:-0}" -gt 0 ]
+
 stop_pid "$PID_collector"
 check "collector stops cleanly on SIGTERM after the crashes" [ $? -eq 0 ]
 elapsed=$(( $(date +%s) - t_start ))
