@@ -310,6 +310,8 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
         col_store_close(s);
         return SL_ENOMEM;
     }
+    s->clock = o->clock;
+    s->clock_arg = o->clock_arg;
     s->min_free = o->min_free_mb < 0 ? 0 : (uint64_t)(o->min_free_mb ? o->min_free_mb : 64) << 20;
     atomic_store(&s->free_bytes, UINT64_MAX); /* until first measured */
     s->cache = rocksdb_cache_create_lru((size_t)(o->block_cache_mb > 0 ? o->block_cache_mb : 64)
@@ -492,7 +494,8 @@ void col_store_release(col_store *s, const col_batch_key *k)
 
 static void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
 {
-    uint64_t now = slc_now_ns(), last = atomic_load(&s->last_block_ns), next;
+    uint64_t now = s->clock != NULL ? s->clock(s->clock_arg) : slc_now_ns();
+    uint64_t last = atomic_load(&s->last_block_ns), next;
 
     do {
         next = now > last ? now : last + 1;

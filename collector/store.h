@@ -37,6 +37,12 @@ typedef struct col_store_opts {
                              * the data directory's filesystem has less free space than
                              * this, so RocksDB itself never runs out (its C API cannot
                              * resume after ENOSPC); 0 = 64, -1 = no check */
+    /* The clock that stamps blocks with their ingest time; NULL = the
+     * system clock.  For tools that replay data along its own timeline
+     * (bench-query builds a day of data in minutes): search relies on a
+     * span reaching the store within COL_LATE_NS of its start. */
+    uint64_t (*clock)(void *arg);
+    void *clock_arg;
     int compact_on_close;   /* col_store_close() compacts everything first (benchmarks:
                              * bytes on disk after compaction); also turned on by the
                              * environment variable SIGHTLINE_COMPACT_ON_CLOSE=1 */

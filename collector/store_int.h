@@ -63,6 +63,8 @@ struct col_store {
     rocksdb_writeoptions_t *wopts;
     rocksdb_readoptions_t *ropts;
     atomic_uint_fast64_t last_block_ns; /* block keys grow strictly */
+    uint64_t (*clock)(void *arg);       /* col_store_opts.clock; NULL = system clock */
+    void *clock_arg;
     atomic_uint_fast32_t block_seq;
 
     /* Index rows whose block time is below this are dropped by the
