@@ -285,6 +285,23 @@ try {
     await page.click('.rangebar .seg[data-range="1h"]');
     await page.waitForFunction(() => location.hash.includes('range=1h'));
     check(await page.locator('.rangebar .custom').isHidden(), 'a preset range hides the custom inputs again');
+    // With slow answers the page shows "Loading…" (after a short wait),
+    // and a page left before its answers came leaves nothing behind.
+    const slow = (route) => setTimeout(() => route.continue().catch(() => {}), 700);
+    await page.route('**/api/v1/services?*', slow);
+    await page.goto('about:blank');
+    await page.goto(`${BASE}/#/services?range=3h`);
+    const loading = await page.waitForSelector('.page .state-loading', { timeout: 2000 }).then(() => true, () => false);
+    check(loading, 'a slow services answer shows the loading state');
+    await page.goto('about:blank');
+    await page.goto(`${BASE}/#/services?range=6h`, { waitUntil: 'commit' });
+    // Leave the moment the page is mounted (it sets the title), before the
+    // loading state is due.
+    await page.waitForFunction(() => document.title.startsWith('Services'), null, { polling: 'raf' });
+    await page.evaluate(() => { location.hash = '#/map'; });
+    await page.waitForTimeout(1000);
+    check(await page.locator('#main .svc-tbl, #main input[aria-label="Filter services"]').count() === 0, 'leaving the services page before its data arrived leaves none of it behind');
+    await page.unroute('**/api/v1/services?*', slow);
   }
 
   // ---- service page: charts, operations, chart point -> traces ----

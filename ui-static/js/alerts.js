@@ -7,7 +7,7 @@
 // pending, ok, resolved, disabled), refresh=1.
 import { apiGet, errorBox, loadingBox, emptyBox, ApiError } from './api.js';
 import { setParams, buildHash } from './router.js';
-import { el, esc, fmtTime, fmtAgo, serviceColour } from './util.js';
+import { el, esc, fmtTime, fmtAgo, serviceColour, cmpText } from './util.js';
 import { autoRefresh } from './timerange.js';
 
 const STATES = ['firing', 'pending', 'ok', 'resolved', 'disabled'];
@@ -89,7 +89,7 @@ export function mount(root, params) {
       `<span class="muted afile">Rules: <span class="mono">${esc(a.rules_file || '')}</span> · evaluated every ${esc(String(Number(a.interval_ns || 0) / 1e9))} s</span>`;
     const rules = (a.alerts || []).filter((r) => !st.state || r.state === st.state);
     const order = { firing: 0, pending: 1, resolved: 2, ok: 3, disabled: 4 };
-    rules.sort((x, y) => order[x.state] - order[y.state] || x.rule.localeCompare(y.rule));
+    rules.sort((x, y) => order[x.state] - order[y.state] || cmpText(x.rule, y.rule));
     if (!(a.alerts || []).length) {
       rulesBox.replaceChildren(emptyBox('No alert rules',
         `Add rules to ${a.rules_file || 'the rules file'} or with PUT /api/v1/alerts/rules/{name} (docs/alerts.md), e.g. "p99(checkout) > 300ms over 5m".`));

@@ -1,6 +1,7 @@
 // api.js - the collector's JSON API (/api/v1/) and how its failures are
 // turned into one readable error type.
 import { el } from './util.js';
+import { apiUrl, takePrefetch } from './boot.js';
 
 export class ApiError extends Error {
   // status: HTTP status (0 when the collector could not be reached);
@@ -71,21 +72,34 @@ function askToken(why) {
 // The token in use: sessionStorage, or (storage disabled) this page's memory.
 function currentToken() { return apiToken() || memToken; }
 
+// Resolves like p, or rejects with an AbortError as soon as signal aborts
+// (a prefetched request was sent without the page's signal).
+function abortable(p, signal) {
+  if (!signal) return p;
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(new DOMException('aborted', 'AbortError'));
+    if (signal.aborted) { abort(); return; }
+    signal.addEventListener('abort', abort, { once: true });
+    p.then((v) => { signal.removeEventListener('abort', abort); resolve(v); });
+  });
+}
+
 // GET path (relative to /api/v1/) with query params; resolves to the parsed
 // JSON body, rejects with ApiError.  Empty params are left out so the
-// server's defaults apply.
+// server's defaults apply.  The first try takes the answer boot.js asked for
+// while the page's code loaded, when it asked for this very URL.
 export async function apiGet(path, params, signal) {
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(params || {}))
-    if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
-  const url = '/api/v1/' + path + (qs.toString() ? '?' + qs : '');
+  const url = apiUrl(path, params);
   let res;
   for (let attempt = 0; ; attempt++) {
     const tok = currentToken();
     const headers = { Accept: 'application/json' };
     if (tok) headers.Authorization = 'Bearer ' + tok;
     try {
-      res = await fetch(url, { signal, headers });
+      const pre = attempt === 0 ? takePrefetch(url, tok) : null;
+      // A prefetch that failed is simply asked again.
+      res = pre ? await abortable(pre.catch(() => null), signal) : null;
+      if (!res) res = await fetch(url, { signal, headers });
     } catch (e) {
       if (e.name === 'AbortError') throw e;
       throw new ApiError(0, 'unreachable',

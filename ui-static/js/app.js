@@ -12,20 +12,14 @@
 // When only the query changes (same page, same trace), update() is called
 // instead of a full remount, so back/forward restores state without refetching.
 // Pages are loaded when first visited (dynamic import), so a first load
-// fetches only the shell, the shared modules and the one page it shows.
+// fetches only the shell, the shared modules and the one page it shows;
+// boot.js (the route table's home) has already asked for that page's module
+// and, for the Services page, its data.
 import { el } from './util.js';
 import { parseHash } from './router.js';
+import { ROUTES } from './boot.js';
 
-const routes = [
-  { name: 'traces', re: /^\/?(?:traces)?$/, load: () => import('./traces.js'), nav: 'traces' },
-  { name: 'trace', re: /^\/trace\/([^/]+)$/, load: () => import('./trace.js'), nav: 'traces' },
-  { name: 'services', re: /^\/services$/, load: () => import('./services.js'), nav: 'services' },
-  { name: 'service', re: /^\/service\/(.+)$/, load: () => import('./service.js'), nav: 'services' },
-  { name: 'compare', re: /^\/compare$/, load: () => import('./compare.js'), nav: 'traces' },
-  { name: 'map', re: /^\/map$/, load: () => import('./map.js'), nav: 'map' },
-  { name: 'logs', re: /^\/logs$/, load: () => import('./logs.js'), nav: 'logs' },
-  { name: 'alerts', re: /^\/alerts$/, load: () => import('./alerts.js'), nav: 'alerts' },
-];
+const routes = ROUTES.map((r) => ({ ...r, load: () => import('./' + r.mod) }));
 
 let current = null; // { route, key, inst }
 let seq = 0; // the newest render; an older one whose import finishes later gives way

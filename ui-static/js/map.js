@@ -7,7 +7,7 @@
 // highlighted).
 import { apiGet, errorBox, loadingBox, emptyBox } from './api.js';
 import { setParams, buildHash } from './router.js';
-import { el, esc, serviceColour, fmtDur, fmtRate, fmtPct, fmtNum } from './util.js';
+import { el, esc, serviceColour, fmtDur, fmtRate, fmtPct, fmtNum, cmpText } from './util.js';
 import { readRange, rangeQuery, rangePicker, autoRefresh } from './timerange.js';
 
 const NW = 184;
@@ -230,7 +230,7 @@ function layout(names, edges) {
   for (;;) {
     const rest = names.filter((n) => !layer.has(n));
     if (!rest.length) break;
-    rest.sort((a, b) => (flow.get(b).out - flow.get(b).in) - (flow.get(a).out - flow.get(a).in) || a.localeCompare(b));
+    rest.sort((a, b) => (flow.get(b).out - flow.get(b).in) - (flow.get(a).out - flow.get(a).in) || cmpText(a, b));
     bfs([rest[0]]);
   }
   const layers = [];
@@ -248,7 +248,7 @@ function layout(names, edges) {
         const p = preds.get(n);
         return [n, p.length ? p.reduce((s, q) => s + idx.get(q), 0) / p.length : idx.get(n)];
       }));
-      l.sort((a, b) => bc.get(a) - bc.get(b) || a.localeCompare(b));
+      l.sort((a, b) => bc.get(a) - bc.get(b) || cmpText(a, b));
     }
     reindex();
   }

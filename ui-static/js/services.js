@@ -5,10 +5,11 @@
 // p99|drops|spans), dir (asc|desc), and the time range (timerange.js).
 import { apiGet, errorBox, loadingBox, emptyBox } from './api.js';
 import { setParams, buildHash } from './router.js';
-import { el, esc, serviceColour, fmtDur, fmtRate, fmtPct, fmtNum, sparkline } from './util.js';
+import { el, esc, serviceColour, fmtDur, fmtRate, fmtPct, fmtNum, sparkline, cmpText } from './util.js';
 import { readRange, rangeQuery, rangePicker, autoRefresh } from './timerange.js';
 
 const SORTS = ['name', 'rate', 'errors', 'p50', 'p99', 'drops', 'spans'];
+const SHOW_LOADING_MS = 150;
 
 function readState(p) {
   const sort = SORTS.includes(p.get('sort')) ? p.get('sort') : 'name';
@@ -28,10 +29,21 @@ export function mount(root, params) {
   const countLbl = el('span.muted');
   const sdkNote = el('div');
   const box = el('div.card.list');
-  root.append(el('section.page', {},
+  const section = el('section.page', {},
     el('div.page-head', {}, el('h1', { text: 'Services' }), countLbl),
     el('div.filters', {}, el('label.field', {}, el('span.lbl', { text: 'Filter' }), filterIn), picker.node),
-    sdkNote, box));
+    sdkNote, box);
+  // The page goes into the document with its first table (or error), or
+  // after SHOW_LOADING_MS with "Loading…" when the answers take longer.
+  // The answers boot.js asked for early usually land within that time,
+  // and a frame showing the page without its table would cost a style and
+  // layout pass (15-25 ms here) right before the one that shows it.
+  let gone = false; // unmounted: a late timer must not add the page back
+  let showTimer = 0;
+  const show = () => {
+    clearTimeout(showTimer);
+    if (!gone && !section.isConnected) root.append(section);
+  };
 
   filterIn.addEventListener('input', () => {
     st.q = filterIn.value;
@@ -54,7 +66,10 @@ export function mount(root, params) {
     if (ctl) ctl.abort();
     ctl = new AbortController();
     const my = ctl;
-    if (!silent) box.replaceChildren(loadingBox('services'));
+    if (!silent) {
+      box.replaceChildren(loadingBox('services'));
+      if (!section.isConnected && !showTimer) showTimer = setTimeout(show, SHOW_LOADING_MS);
+    }
     const rq = rangeQuery(st);
     // The table is drawn as soon as the names and whole-range figures are
     // in; sparklines and SDK counters fill in when their answers arrive.
@@ -63,6 +78,11 @@ export function mount(root, params) {
     // The SDK counters come from a log scan, the slowest answer of the page:
     // ask for them only once the table is drawn, so they never delay it.
     let sdk = null;
+    let early = null;
+    const sparks = (red) => {
+      for (const s of red.series || []) { const r = rows.find((x) => x.name === s.service); if (r) r.spark = s.rate; }
+      sparksIn = true;
+    };
     try {
       const [sv, tot] = await Promise.all([
         apiGet('services', rq, my.signal),
@@ -80,6 +100,13 @@ export function mount(root, params) {
       rows = [...bySvc.values()];
       // Keep the last sparklines and counters on a refresh until new ones arrive.
       if (prev) for (const r of rows) { const o = prev.find((x) => x.name === r.name); if (o) { r.spark = o.spark; r.sdk = o.sdk; } }
+      // Sparklines that are already in (asked for together with the
+      // figures, e.g. by boot.js) go into this first drawing: a second
+      // full redraw right after it would only delay the first frame.
+      // (race() with a resolved promise: spark's value if it has one now.)
+      early = await Promise.race([spark, Promise.resolve(null)]).catch(() => null);
+      if (my !== ctl) return;
+      if (early) sparks(early);
       picker.updated(true);
       draw();
       sdk = apiGet('sdk', rq, my.signal);
@@ -89,12 +116,12 @@ export function mount(root, params) {
       if (silent && rows) { picker.updated(false, `Refresh failed: ${e.message}`); return; }
       countLbl.textContent = '';
       box.replaceChildren(errorBox(e, () => load(false)));
+      show();
       return;
     }
-    spark.then((red) => {
+    if (!early) spark.then((red) => {
       if (my !== ctl) return;
-      for (const s of red.series || []) { const r = rows.find((x) => x.name === s.service); if (r) r.spark = s.rate; }
-      sparksIn = true;
+      sparks(red);
       draw();
     }, (e) => { if (e.name !== 'AbortError') sparksIn = true; });
     sdk.then((r) => {
@@ -122,14 +149,15 @@ export function mount(root, params) {
 
   function draw() {
     if (!rows) return;
+    show();
     const needle = st.q.trim().toLowerCase();
     const shown = needle ? rows.filter((r) => r.name.toLowerCase().includes(needle)) : rows.slice();
     const k = key[st.sort];
     const sgn = st.dir === 'asc' ? 1 : -1;
     shown.sort((a, b) => {
       const x = k(a), y = k(b);
-      const c = typeof x === 'string' ? x.localeCompare(y) : x - y;
-      return c ? c * sgn : a.name.localeCompare(b.name);
+      const c = typeof x === 'string' ? cmpText(x, y) : x - y;
+      return c ? c * sgn : cmpText(a.name, b.name);
     });
     countLbl.textContent = needle ? `${shown.length} of ${rows.length} services` : `${rows.length} services`;
     if (!rows.length) {
@@ -193,6 +221,8 @@ export function mount(root, params) {
       else draw();
     },
     unmount() {
+      gone = true;
+      clearTimeout(showTimer);
       if (ctl) ctl.abort();
       refresher(false);
     },

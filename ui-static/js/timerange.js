@@ -44,12 +44,12 @@ export function windowMs(st) {
 export function rangePicker(idPrefix, { refresh = true } = {}) {
   const btns = RANGES.map(([r]) => el('button.seg', { type: 'button', 'data-range': r, text: r, 'aria-pressed': 'false' }));
   const customBtn = el('button.seg', { type: 'button', 'data-range': 'custom', text: 'Custom', 'aria-pressed': 'false' });
-  const sinceIn = el('input', { type: 'datetime-local', 'aria-label': 'From', step: '60' });
-  const untilIn = el('input', { type: 'datetime-local', 'aria-label': 'To', step: '60' });
-  const apply = el('button.btn', { type: 'button', text: 'Apply' });
-  const customBox = el('div.custom', { hidden: true },
-    el('label', {}, el('span.lbl', { text: 'From' }), sinceIn),
-    el('label', {}, el('span.lbl', { text: 'To' }), untilIn), apply);
+  // The From/To inputs are built the first time a custom range is shown:
+  // the first datetime-local input of a page costs 10-15 ms (Chromium sets
+  // up its locale's date fields), paid on every first load otherwise.
+  const customBox = el('div.custom', { hidden: true });
+  let sinceIn = null;
+  let untilIn = null;
   const refreshIn = el('input', { type: 'checkbox', id: idPrefix + '-refresh' });
   const updated = el('span.muted.updated', { 'aria-live': 'polite' });
   let cur = null;
@@ -75,8 +75,15 @@ export function rangePicker(idPrefix, { refresh = true } = {}) {
     const u = untilIn.value ? new Date(untilIn.value) : null;
     setParams({ range: 'custom', since: s && !isNaN(s) ? s.toISOString() : '', until: u && !isNaN(u) ? u.toISOString() : '' }, true);
   };
-  apply.addEventListener('click', applyCustom);
-  for (const i of [sinceIn, untilIn]) i.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); applyCustom(); } });
+  const buildCustom = () => {
+    if (sinceIn) return;
+    sinceIn = el('input', { type: 'datetime-local', 'aria-label': 'From', step: '60' });
+    untilIn = el('input', { type: 'datetime-local', 'aria-label': 'To', step: '60' });
+    const apply = el('button.btn', { type: 'button', text: 'Apply', onclick: applyCustom });
+    for (const i of [sinceIn, untilIn]) i.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); applyCustom(); } });
+    customBox.append(el('label', {}, el('span.lbl', { text: 'From' }), sinceIn),
+      el('label', {}, el('span.lbl', { text: 'To' }), untilIn), apply);
+  };
   refreshIn.addEventListener('change', () => setParams({ refresh: refreshIn.checked ? '1' : '' }, true));
   return {
     node,
@@ -85,6 +92,7 @@ export function rangePicker(idPrefix, { refresh = true } = {}) {
       for (const b of [...btns, customBtn]) b.setAttribute('aria-pressed', String(b.dataset.range === st.range));
       customBox.hidden = st.range !== 'custom';
       if (st.range === 'custom') {
+        buildCustom();
         const [f, t] = windowMs(st);
         sinceIn.value = toLocalInput(new Date(f));
         untilIn.value = toLocalInput(new Date(t));

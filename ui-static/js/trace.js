@@ -9,7 +9,7 @@
 // one pass over the spans to index them and ~60 rows of DOM at a time.
 import { apiGet, errorBox, loadingBox } from './api.js';
 import { setParams } from './router.js';
-import { el, esc, fmtDur, fmtTime, fmtValue, serviceColour, niceTicks, copyText } from './util.js';
+import { el, esc, fmtDur, fmtTime, fmtValue, serviceColour, niceTicks, copyText, cmpText } from './util.js';
 
 const ROW_H = 26;
 const OVERSCAN = 16;
@@ -481,7 +481,7 @@ export function mount(root, params, ctx) {
     if (s.critical) marks.push(el('span.badge.b-crit', { text: 'on the critical path' }));
     if (s.missing_parent) marks.push(el('span.badge.b-orphan', { text: 'missing parent' }));
     if (s.skew_ns) marks.push(el('span.badge.b-skew', { text: `clock skew adjusted ${fmtDur(s.skew_ns)}` }));
-    const attrs = Object.entries(s.attributes || {}).sort(([a], [b]) => a.localeCompare(b));
+    const attrs = Object.entries(s.attributes || {}).sort(([a], [b]) => cmpText(a, b));
     const status = el('span', {}, el('span.pill.' + (s.status === 'error' ? 'pill-err' : s.status === 'ok' ? 'pill-ok' : 'pill-unset'), { text: s.status || 'unset' }),
       s.status_message ? el('span.stmsg', { text: ' ' + s.status_message }) : null);
     const startOff = (s.start_us - T.t0) * 1000;
