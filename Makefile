@@ -211,6 +211,7 @@ FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
 FUZZ_EXTRA_config := collector/config.c
 FUZZ_EXTRA_alert_rule := collector/alerts_rule.c $(JANSSON_LIBS)
 FUZZ_EXTRA_query := -Itests/unit $(COLLECTOR_SRC) $(QUERY_SRC) $(SERVER_LIBS) $(CMOCKA_LIBS) -pthread
+FUZZ_EXTRA_cold := collector/coldblock.c $(ZSTD_LIBS)
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz
@@ -221,7 +222,7 @@ fuzz: deps
 	    traceparent) extra="$(FUZZ_EXTRA_traceparent)";; \
 	    config) extra="$(FUZZ_EXTRA_config)";; \
 	    alert_rule) extra="$(FUZZ_EXTRA_alert_rule)";; \
-	    query) extra="$(FUZZ_EXTRA_query)";; *) extra="";; esac; \
+	    query) extra="$(FUZZ_EXTRA_query)";; cold) extra="$(FUZZ_EXTRA_cold)";; *) extra="";; esac; \
 	  clang $(FUZZ_CFLAGS) -o build/fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c $(COMMON_SRC) $$extra -lz -lm; \
 	  mkdir -p build/fuzz/corpus-$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \

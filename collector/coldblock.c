@@ -5,10 +5,10 @@
  * Encoder: sort spans by (trace id, start), logs by (trace id, time) and
  * trace-less logs by time; walk the traces in id order and append each
  * field of each item to its own stream (column) of the current page; cut
- * the page at ~64 KiB of raw streams (whole traces only); compress each
- * stream that is big enough as its own zstd frame, so every column gets
- * its own entropy tables (tiny streams share one); put a directory (page
- * sizes, sorted trace ids) in front.  What makes the columns small:
+ * the page at ~64 KiB of raw streams (whole traces only); code each stream
+ * big enough on its own (tiny ones in runs) with the smallest of: stored,
+ * static order-0 rANS, zstd; put a directory (page sizes, sorted trace
+ * ids) in front.  What makes the columns small:
  *   - the trace id is stored once, in the directory;
  *   - a parent is an index within the trace, a log's span likewise;
  *   - a start time is a delta from the parent's (or the previous span's)
@@ -20,13 +20,20 @@
  *   - attributes: an item stores one "shape" number (its list of
  *     (key, type) columns, defined at first use) and each value goes to
  *     its column, so each column's entropy coder sees one distribution; a
- *     double that is a short decimal (12.34) is stored as 1234 and a scale;
+ *     double that is a short decimal (12.34) is stored as 1234 and the
+ *     column's scale;
  *   - numbers (times, durations, string numbers, int and double values)
  *     are coded per stream as whichever is smaller: a dictionary of up to
  *     256 distinct values plus one index byte per value, or one bit-length
  *     byte per value plus the bits below the leading one, packed in a
  *     stream of their own that is stored uncompressed (random low bits
  *     are what they are; their lengths compress).
+ * Why rANS and not only zstd: most columns are a few random-ish symbols
+ * per item, where zstd's fast levels take matches that cost more than the
+ * literals (43% above the entropy at level 3 on a 4-symbol stream) and its
+ * optimal parser costs ~200 us per KiB; a static order-0 rANS coder costs
+ * the order-0 entropy plus its table (a few bytes per symbol) and decodes
+ * a symbol in a few ns.
  *
  * Decoder: one cursor per stream over the decompressed page, each read
  * bounds-checked with a message naming the field; every count is checked
@@ -634,8 +641,7 @@ static int put_attrs(enc *e, int sh, uint32_t first, uint32_t count)
         return SL_ENOMEM;
     for (uint32_t i = 0; i < count; i++) {
         const slc_attr *a = &b->attrs[first + i];
-        if (a->key >= b->nstrs || b->strs[a->key].len == 0 || a->type < SLC_V_STR ||
-            a->type > SLC_V_BOOL)
+        if (a->key >= b->nstrs || a->type < SLC_V_STR || a->type > SLC_V_BOOL)
             return SL_EINVAL;
         if ((rc = attr_col(e, a->key, a->type, &e->seq[i])))
             return rc;
@@ -726,8 +732,7 @@ static int enc_trace(enc *e, const uint8_t *tid, const uint32_t *sp, uint32_t n,
     for (uint32_t i = 0; i < n; i++) {
         const slc_span *s = &b->spans[sp[i]];
         if (slc_is_zero(s->span_id, 8) || s->kind > SLC_KIND_CONSUMER ||
-            s->status > SLC_STATUS_ERROR || s->end_ns < s->start_ns || s->name >= b->nstrs ||
-            b->strs[s->name].len == 0)
+            s->status > SLC_STATUS_ERROR || s->end_ns < s->start_ns)
             return SL_EINVAL;
         put_bytes(e, &e->st[ST_SP_ID], s->span_id, 8);
         uint64_t ref = i ? b->spans[sp[i - 1]].start_ns : base;
@@ -1555,12 +1560,6 @@ typedef struct dec {
     slc_batch *b;
     uint32_t strs_added;
     int emit;
-    int direct; /* room reserved for the page: append by writing the arrays */
-    /* Full decode with slc_batch_add_str: the output's strings by content
-     * hash (slot = batch index + 1), so equal strings of different pages
-     * become one without slc_batch_intern hashing them again. */
-    uint64_t *uhash;
-    uint32_t *uslot, ucap, ucount;
     uint32_t page;
     uint64_t base;
     ZSTD_DCtx *dctx;
@@ -1618,14 +1617,11 @@ static int charge(dec *d, uint64_t n, uint64_t sz, const char *what)
     return SL_OK;
 }
 
-/* Appending to the output batch: with room reserved for the whole page
- * (slc_batch_reserve, when common/ offers it) items are written straight
- * into the arrays; else through slc_batch_add_*. */
-#define EMIT(d, arr, n, fn, item)                                                              \
+/* Appends an item to the output batch; returns from the caller when out
+ * of memory. */
+#define EMIT(d, fn, item)                                                                      \
     do {                                                                                       \
-        if ((d)->direct)                                                                       \
-            (d)->b->arr[(d)->b->n++] = *(item);                                                \
-        else if (fn((d)->b, (item), NULL))                                                     \
+        if (fn((d)->b, (item), NULL))                                                          \
             return fail((d), SL_ENOMEM, "out of memory");                                      \
     } while (0)
 
@@ -1835,73 +1831,6 @@ static uint32_t ndigits(uint64_t v)
     return n;
 }
 
-#ifdef SLC_BATCH_RESERVE
-/* Hash of a string's bytes, 8 at a time. */
-static uint64_t str_hash64(const char *p, uint32_t len)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
-    uint32_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        w = 0;
-        memcpy(&w, p + i, len - i);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    }
-    return h ^ (h >> 29);
-}
-
-/* The output index of p[0..len) for a full decode: an equal string added
- * before (any page), or a new one appended with slc_batch_add_str. */
-static int unique_str(dec *d, const char *p, uint32_t len, uint32_t *idx)
-{
-    slc_batch *b = d->b;
-    if (d->ucount * 2 >= d->ucap) {
-        uint32_t nc = d->ucap ? d->ucap * 2 : 4096;
-        uint32_t *ns = calloc(nc, sizeof *ns);
-        uint64_t *nh = malloc((size_t)nc * sizeof *nh);
-        if (ns == NULL || nh == NULL || charge(d, nc, 12, "string index")) {
-            free(ns);
-            free(nh);
-            return d->err ? d->err : fail(d, SL_ENOMEM, "out of memory");
-        }
-        for (uint32_t i = 0; i < d->ucap; i++) {
-            if (!d->uslot[i])
-                continue;
-            uint32_t j = (uint32_t)d->uhash[i] & (nc - 1);
-            while (ns[j])
-                j = (j + 1) & (nc - 1);
-            ns[j] = d->uslot[i];
-            nh[j] = d->uhash[i];
-        }
-        free(d->uslot);
-        free(d->uhash);
-        d->uslot = ns;
-        d->uhash = nh;
-        d->ucap = nc;
-    }
-    uint64_t h = str_hash64(p, len);
-    uint32_t j = (uint32_t)h & (d->ucap - 1);
-    while (d->uslot[j]) {
-        const slc_str *x = &b->strs[d->uslot[j] - 1];
-        if (d->uhash[j] == h && x->len == len && memcmp(x->ptr, p, len) == 0) {
-            *idx = d->uslot[j] - 1;
-            return SL_OK;
-        }
-        j = (j + 1) & (d->ucap - 1);
-    }
-    if (slc_batch_add_str(b, p, len, idx))
-        return fail(d, SL_ENOMEM, "out of memory");
-    d->uslot[j] = *idx + 1;
-    d->uhash[j] = h;
-    d->ucount++;
-    return SL_OK;
-}
-#endif
-
 /* Index in the output batch of page string pidx, interned at first use
  * (bstr: the common case, already interned, inline). */
 static int bstr_new(dec *d, uint32_t pidx, uint32_t *out)
@@ -1931,13 +1860,7 @@ static int bstr_new(dec *d, uint32_t pidx, uint32_t *out)
     if (len > 0) {
         if (charge(d, (uint64_t)len + sizeof(slc_str), 1, "strings"))
             return d->err;
-#ifdef SLC_BATCH_RESERVE
-        if (d->direct) {
-            if (unique_str(d, p, len, &idx))
-                return d->err;
-        } else
-#endif
-            if (slc_batch_intern(d->b, p, len, &idx))
+        if (slc_batch_intern(d->b, p, len, &idx))
             return fail(d, SL_ENOMEM, "out of memory");
         if (d->b->nstrs > before && ++d->strs_added > d->lim->strings)
             return fail(d, SL_EWIRE_LIMIT, "more than the limit of %u strings", d->lim->strings);
@@ -2054,9 +1977,6 @@ static int define_col(dec *d, uint32_t c)
     if (rref(d, &d->st[ST_AT_DEF], &pidx, "attribute key") ||
         ru8(d, &d->st[ST_AT_DEF], &type, "attribute type"))
         return d->err;
-    if (d->strs[pidx].len == 0)
-        return fail(d, SL_EWIRE_VALUE, "page %u: attribute column %u has an empty key", d->page,
-                    c);
     if (type < SLC_V_STR || type > SLC_V_BOOL)
         return fail(d, SL_EWIRE_VALUE, "page %u: attribute column %u has type %u", d->page, c,
                     type);
@@ -2136,7 +2056,7 @@ static int read_attrs(dec *d, int sh, uint32_t *first, uint32_t *count)
     if (s == NULL)
         return d->err;
     uint32_t n = s->n;
-    const uint32_t *cols = d->shc + s->first;
+    const uint32_t *cols = n ? d->shc + s->first : NULL;
     if (n > d->p_nat - d->r_nat)
         return fail(d, SL_EWIRE_VALUE, "page %u: more attributes than the page's %u", d->page,
                     d->p_nat);
@@ -2188,7 +2108,7 @@ static int read_attrs(dec *d, int sh, uint32_t *first, uint32_t *count)
         if (d->emit) {
             if (bstr(d, c->key, &a.key))
                 return d->err;
-            EMIT(d, attrs, nattrs, slc_batch_add_attr, &a);
+            EMIT(d, slc_batch_add_attr, &a);
         }
     }
     return SL_OK;
@@ -2242,8 +2162,6 @@ static int read_span(dec *d, const uint8_t *tid, const uint8_t *ids, uint32_t i,
         rref(d, &d->st[ST_SP_NAME], &name, "span name") ||
         rref(d, &d->st[ST_SP_SMSG], &smsg, "span status message"))
         return d->err;
-    if (d->strs[name].len == 0)
-        return fail(d, SL_EWIRE_VALUE, "page %u: span has an empty name", d->page);
     if (read_attrs(d, ST_SH_SPAN, &s.attr_first, &s.attr_count) ||
         rv_max(d, &d->st[ST_SP_NEV], d->lim->events_per_span, &s.event_count, "event count"))
         return d->err;
@@ -2265,7 +2183,7 @@ static int read_span(dec *d, const uint8_t *tid, const uint8_t *ids, uint32_t i,
         if (d->emit) {
             if (bstr(d, en, &ev.name))
                 return d->err;
-            EMIT(d, events, nevents, slc_batch_add_event, &ev);
+            EMIT(d, slc_batch_add_event, &ev);
         }
     }
     if (rv_max(d, &d->st[ST_SP_NLK], d->lim->links_per_span, &s.link_count, "link count"))
@@ -2288,7 +2206,7 @@ static int read_span(dec *d, const uint8_t *tid, const uint8_t *ids, uint32_t i,
         if (read_attrs(d, ST_SH_LK, &l.attr_first, &l.attr_count))
             return d->err;
         if (d->emit)
-            EMIT(d, links, nlinks, slc_batch_add_link, &l);
+            EMIT(d, slc_batch_add_link, &l);
     }
     if (!d->emit)
         return SL_OK;
@@ -2296,7 +2214,7 @@ static int read_span(dec *d, const uint8_t *tid, const uint8_t *ids, uint32_t i,
     memcpy(s.span_id, p, 8);
     if (bstr(d, svc, &s.service) || bstr(d, name, &s.name) || bstr(d, smsg, &s.status_msg))
         return d->err;
-    EMIT(d, spans, nspans, slc_batch_add_span, &s);
+    EMIT(d, slc_batch_add_span, &s);
     return SL_OK;
 }
 
@@ -2346,7 +2264,7 @@ static int read_log(dec *d, const uint8_t *tid, const uint8_t *ids, uint32_t n, 
         return SL_OK;
     if (bstr(d, svc, &l.service) || bstr(d, body, &l.body))
         return d->err;
-    EMIT(d, logs, nlogs, slc_batch_add_log, &l);
+    EMIT(d, slc_batch_add_log, &l);
     return SL_OK;
 }
 
@@ -2803,8 +2721,6 @@ static void dec_free(dec *d)
     free(d->starts);
     free(d->scratch);
     free(d->dpool);
-    free(d->uhash);
-    free(d->uslot);
 }
 
 static int dec_init(dec *d, const slc_wire_limits *lim, slc_wire_limits *dl, char *msg,
@@ -2859,16 +2775,7 @@ int col_cold_decode(const uint8_t *buf, size_t len, const slc_wire_limits *lim, 
     for (uint32_t i = 0; i < bd.npages; i++) {
         pent pe = page_entry(&bd, i, off);
         d.page = i;
-        if (open_page(&d, &bd, &pe))
-            goto out;
-#ifdef SLC_BATCH_RESERVE
-        if (slc_batch_reserve(b, d.nstrs, d.p_nsp, d.p_nlg, d.p_nat, d.p_nev, d.p_nlk)) {
-            fail(&d, SL_ENOMEM, "out of memory");
-            goto out;
-        }
-        d.direct = 1;
-#endif
-        if (walk_page(&d, bd.tids + 16 * (size_t)first, ALL_TRACES))
+        if (open_page(&d, &bd, &pe) || walk_page(&d, bd.tids + 16 * (size_t)first, ALL_TRACES))
             goto out;
         off += pe.comp;
         first += pe.ntraces;

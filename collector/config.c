@@ -188,7 +188,7 @@ void col_config_defaults(col_config *c)
     c->seal_after_ns = 60ULL * 1000000000ULL;
     c->seal_interval_ns = 10ULL * 1000000000ULL;
     c->seal_block_items = 16384;
-    c->seal_level = 9;
+    c->seal_level = 3;
     c->ingest_max_conns = 1024;
     c->alert_interval_ns = 10ULL * 1000000000ULL;
     c->alert_history = 1000;

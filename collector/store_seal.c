@@ -37,7 +37,7 @@
 #define SEAL_DEF_AFTER (60 * SEAL_NS)
 #define SEAL_DEF_INTERVAL (10 * SEAL_NS)
 #define SEAL_DEF_ITEMS 16384u
-#define SEAL_DEF_LEVEL 9
+#define SEAL_DEF_LEVEL COL_COLD_DEFAULT_LEVEL
 /* A pass commits at least every this many source frames, so one sealed
  * block never needs an unbounded delete list. */
 #define SEAL_MAX_SOURCES 4096u

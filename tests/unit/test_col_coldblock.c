@@ -723,7 +723,6 @@ static void test_invalid_input(void **state)
     BAD_SPAN(b->spans[1].status = 3);
     BAD_SPAN(memset(b->spans[1].trace_id, 0, 16));
     BAD_SPAN(memset(b->spans[1].span_id, 0, 8));
-    BAD_SPAN(b->spans[1].name = 0);
     BAD_SPAN(b->spans[1].service = b->nstrs);
     BAD_SPAN(b->spans[1].end_ns = b->spans[1].start_ns - 1);
     BAD_SPAN((b->spans[1].attr_first = b->nattrs, b->spans[1].attr_count = 1));
@@ -747,7 +746,6 @@ static void test_invalid_input(void **state)
         expect_einval(b);                                                                      \
         *a = keepa;                                                                            \
     } while (0)
-    BAD_ATTR(a->key = 0);
     BAD_ATTR(a->type = 5);
     BAD_ATTR(a->type = 0);
     BAD_ATTR(a->v.str = b->nstrs);
@@ -766,6 +764,14 @@ static void test_invalid_input(void **state)
     b->strs[0] = b->strs[1];
     expect_einval(b);
     b->strs[0] = s0;
+    /* An empty name or key (a frame can carry "" at a second index, and
+     * merging frames interns it to 0) is stored as it is. */
+    b->spans[1].name = 0;
+    a->key = 0;
+    size_t rl;
+    free(roundtrip(b, 3, 0, &rl));
+    b->spans[1] = keep;
+    *a = keepa;
     /* Still fine after all that. */
     assert_int_equal(col_cold_encode(b, 3, &blk, &len), 0);
     free(blk);
