@@ -595,7 +595,7 @@ int main(int argc, char **argv)
             /* the store's part: scanning and merging the aggregate rows */
             double t0 = now_ms();
             red_rows = 0;
-            if (col_store_red(s, NULL, NULL, m->end_ns - DAY, m->end_ns, MINUTE, COL_KIND_ENTRY, 1, count_row,
+            if (col_store_red(s, NULL, NULL, m->end_ns - DAY, m->end_ns, MINUTE, COL_KIND_ENTRY, 1 | COL_RED_SUMMARY, count_row,
                               &red_rows) != 0)
                 bad++;
             r_red_store[run] = now_ms() - t0;

@@ -21,11 +21,34 @@ void col_jw_init(col_jw *w, size_t hint, size_t max)
     w->first[0] = 1;
 }
 
+/* A direct-mapped cache of formatted reals, keyed by the double's bits.
+ * A day of RED at one-minute steps prints ~23k rates and error rates, of
+ * which a few hundred distinct values (a count over 60 s; errors over a
+ * count): formatting each cost ~65 ns, ~1.5 ms of the answer. */
+#define COL_JW_MEMO_BITS 10
+
+struct col_jw_memo_ent {
+    uint64_t bits;
+    uint8_t len; /* 0 = empty */
+    char s[31];
+};
+
+struct col_jw_memo {
+    struct col_jw_memo_ent e[1 << COL_JW_MEMO_BITS];
+};
+
+static void col_jw_memo_free(col_jw *w)
+{
+    free(w->memo);
+    w->memo = NULL;
+}
+
 void col_jw_free(col_jw *w)
 {
     free(w->p);
     w->p = NULL;
     w->n = w->cap = 0;
+    col_jw_memo_free(w);
 }
 
 char *col_jw_take(col_jw *w, size_t *len)
@@ -43,6 +66,7 @@ char *col_jw_take(col_jw *w, size_t *len)
     *len = w->n;
     w->p = NULL;
     w->n = w->cap = 0;
+    col_jw_memo_free(w);
     return p;
 }
 
@@ -508,13 +532,36 @@ size_t col_jw_fmt_real(double v, char *buf)
 
 void col_jw_real(col_jw *w, double v)
 {
+    struct col_jw_memo_ent *e;
+    uint64_t bits;
     char *p;
+    size_t n;
 
     if (!isfinite(v)) {
         col_jw_null(w);
         return;
     }
     p = col_jw_begin(w, 32);
-    if (p != NULL)
+    if (p == NULL)
+        return;
+    if (w->memo == NULL)
+        w->memo = calloc(1, sizeof *w->memo); /* NULL: no cache, same text */
+    if (w->memo == NULL) {
         w->n += col_jw_fmt_real(v, p);
+        return;
+    }
+    memcpy(&bits, &v, sizeof bits);
+    e = &w->memo->e[(bits * 0x9e3779b97f4a7c15ULL) >> (64 - COL_JW_MEMO_BITS)];
+    if (e->len != 0 && e->bits == bits) {
+        memcpy(p, e->s, e->len);
+        w->n += e->len;
+        return;
+    }
+    n = col_jw_fmt_real(v, p);
+    w->n += n;
+    if (n > 0 && n <= sizeof e->s) {
+        e->bits = bits;
+        e->len = (uint8_t)n;
+        memcpy(e->s, p, n);
+    }
 }

@@ -25,6 +25,8 @@
 
 #define COL_JW_DEPTH 32
 
+struct col_jw_memo;
+
 typedef struct col_jw {
     char *p;
     size_t n, cap, max; /* max: the largest answer accepted (bytes) */
@@ -32,11 +34,12 @@ typedef struct col_jw {
     int depth;
     uint8_t first[COL_JW_DEPTH + 1]; /* 1 until the level has its first value */
     uint8_t after_key;
+    struct col_jw_memo *memo; /* reals formatted lately (allocated on first use) */
 } col_jw;
 
 /* Starts an empty writer with room for about hint bytes (allocated
- * lazily) and a cap of max bytes (0 = 1 GiB).  Free with col_jw_free()
- * unless col_jw_take() took the buffer. */
+ * lazily) and a cap of max bytes (0 = 1 GiB).  Either col_jw_take() the
+ * text or col_jw_free() the writer: each frees all the writer holds. */
 void col_jw_init(col_jw *w, size_t hint, size_t max);
 void col_jw_free(col_jw *w);
 

@@ -97,19 +97,18 @@ int col_rollup_add(col_rollup_val *acc, const uint8_t *v, size_t len);
  * either path prints the same bytes. */
 void col_rollup_percentiles(const slc_hist *h, uint64_t out[4]);
 
-/* A value's fields, read without decoding its histogram's buckets. */
+/* A value's fields before its histogram, read without decoding it. */
 typedef struct col_rollup_head {
     uint64_t count, errors;
-    int has_pct;                  /* version 2: pct holds the stored percentiles */
-    uint64_t pct[4];              /* p50, p90, p95, p99 */
-    uint64_t hcount, hsum, hmin, hmax; /* the histogram's own head */
-    const uint8_t *hist;          /* the histogram encoding, pointing into the value */
+    int has_pct;         /* version 2: pct holds the stored percentiles */
+    uint64_t pct[4];     /* p50, p90, p95, p99 */
+    const uint8_t *hist; /* the histogram encoding, pointing into the value */
     size_t hist_len;
 } col_rollup_head;
 
-/* Parses value v (either version) into *h; pointers point into v.  0, or
- * -1 when the fields before the histogram's buckets are malformed (the
- * buckets themselves are only checked by col_rollup_add). */
+/* Parses value v (either version) into *h, up to its histogram (not
+ * checked: col_rollup_add does); pointers point into v.  0, or -1 when
+ * the fields before the histogram are malformed or it is empty. */
 int col_rollup_head_parse(const uint8_t *v, size_t len, col_rollup_head *h);
 
 /* Encodes count, errors, h's percentiles and h (version 2) into a malloc'd
@@ -120,7 +119,8 @@ uint8_t *col_rollup_encode(uint64_t count, uint64_t errors, const slc_hist *h, s
  * NULL) plus every operand, into one new malloc'd version 2 value owned by
  * the caller, its percentiles computed from the merged histogram.
  * Malformed operands are skipped (a value written by a newer version is not
- * worth failing a compaction for).  NULL when out of memory. */
+ * worth failing a compaction for).  NULL when out of memory.  Thread-safe:
+ * each calling thread keeps ~67 KiB of scratch, freed when it exits. */
 uint8_t *col_rollup_merge(const uint8_t *existing, size_t elen, const char *const *ops,
                           const size_t *oplens, int nops, size_t *outlen);
 

@@ -135,14 +135,14 @@ int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, voi
 /* ---- per-minute aggregates ------------------------------------------------ */
 
 /* The latency summary stored with an aggregate row (rollup value version
- * 2, docs/storage.md): the percentiles the query API prints, computed by
- * col_rollup_percentiles() from the row's histogram whenever RocksDB
- * merged the row, and the histogram's own count, sum, min and max.  A
- * bucket that is exactly one stored row needs nothing else for the API's
- * numbers, so /api/v1/red at one-minute steps decodes no histogram. */
+ * 2, docs/storage.md): the percentiles /api/v1/red prints, computed by
+ * col_rollup_percentiles() (= col_apiq_percentiles()) from the row's
+ * histogram whenever RocksDB merged the row.  A bucket that is exactly one
+ * stored row needs nothing else, so a day at one-minute steps decodes no
+ * histogram.  (Max, sum and count stay in the histogram: no caller that
+ * opts in prints them, and reading them cost ~0.4 ms of that query.) */
 typedef struct col_agg_summary {
-    uint64_t pct[4];           /* p50, p90, p95, p99 in ns (0 when n == 0) */
-    uint64_t n, sum, min, max; /* durations counted; their sum (saturating), min, max */
+    uint64_t pct[4]; /* p50, p90, p95, p99 in ns (0 for a row without durations) */
 } col_agg_summary;
 
 /* Or'ed into col_store_red()'s merge_ops (0 or 1): the callback accepts a
@@ -175,7 +175,8 @@ typedef int (*col_agg_fn)(const col_agg_row *r, void *arg);
 /* RED: per (service, operation, bucket) over the minutes in
  * [since_ns, until_ns], buckets of step_ns (rounded up to whole minutes;
  * 0 = one bucket for the whole range).  service / operation NULL = all.
- * merge_ops: 1 = one row per (service, bucket) with operation "".
+ * merge_ops: 1 = one row per (service, bucket) with operation ""; or
+ * COL_RED_SUMMARY in to accept stored percentiles (see col_agg_summary).
  * kind_mask selects span kinds (0 = all; COL_KIND_ENTRY = server and
  * consumer spans, i.e. requests a service handled).  Rows come bucket by
  * bucket in time order, and inside a bucket by service then operation.

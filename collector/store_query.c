@@ -53,9 +53,10 @@ struct col_agg_group {
     /* With summaries (col_agg_filter.want_sum): the bucket's first row,
      * held back undecoded.  If it stays the only row, its stored summary
      * is the answer; a second row decodes it (from the copy in pbuf: the
-     * iterator's bytes do not outlive a step) before adding its own. */
+     * iterator's bytes do not outlive a step) before adding its own.  No
+     * copy (plen 0) when the scan knows no second row can come. */
     unsigned nrows;             /* rows fed in this bucket */
-    int pend;                   /* pbuf holds the first row, not in v */
+    int pend;                   /* the first row is held back, not in v */
     uint64_t pcount, perrors;   /* its counts */
     col_agg_summary sum;        /* its summary */
     uint8_t *pbuf;
@@ -159,8 +160,13 @@ static int col_agg_flush(struct col_agg *ag, uint64_t bucket, col_agg_fn fn, voi
 {
     int stop = 0;
 
-    if (ag->n > 1)
-        qsort(ag->g, ag->n, sizeof ag->g[0], col_agg_cmp);
+    /* Rows mostly arrive in key order, so the groups are often in order
+     * already: checking costs less than qsort's ~0.5 us per bucket. */
+    for (size_t i = 1; i < ag->n; i++)
+        if (col_agg_cmp(&ag->g[i - 1], &ag->g[i]) > 0) {
+            qsort(ag->g, ag->n, sizeof ag->g[0], col_agg_cmp);
+            break;
+        }
     for (size_t i = 0; i < ag->n && !stop; i++) {
         const struct col_agg_group *g = ag->g[i];
         col_agg_row r = {g->a, g->alen, g->b, g->blen, bucket, g->v.count, g->v.errors, g->v.hist,
@@ -216,46 +222,55 @@ struct col_agg_run {
 
 /* Adds row value v to group g when summaries are wanted: the bucket's
  * first row is held back with its summary (version 2) instead of decoded;
- * a later row of the same bucket decodes it first.  Rows of one bucket
- * number one per kind asked for at one-minute steps, so the copy is
- * rarely used, but it is what keeps a merged bucket exact.  0 or
- * SL_ENOMEM. */
-static int col_agg_feed_sum(struct col_agg_group *g, const uint8_t *v, size_t vlen)
+ * a later row of the same bucket decodes it first, from a copy of its
+ * bytes, which is what keeps a merged bucket exact.  alone: the caller
+ * knows no other row of this group falls in this bucket, so no copy (a
+ * day at one-minute steps copied ~10 MB).  0 or SL_ENOMEM. */
+static int col_agg_feed_sum(struct col_agg_group *g, const uint8_t *v, size_t vlen, int alone)
 {
     col_rollup_head h;
 
     if (g->nrows++ == 0 && col_rollup_head_parse(v, vlen, &h) == 0 && h.has_pct) {
-        if (vlen > g->pcap) {
+        g->plen = 0;
+        if (alone)
+            vlen = 0;
+        else if (vlen > g->pcap) {
             uint8_t *nb = realloc(g->pbuf, vlen);
             if (nb == NULL)
                 return SL_ENOMEM;
             g->pbuf = nb;
             g->pcap = vlen;
         }
-        memcpy(g->pbuf, v, vlen);
+        if (vlen > 0)
+            memcpy(g->pbuf, v, vlen);
         g->plen = vlen;
         g->pend = 1;
         g->pcount = h.count;
         g->perrors = h.errors;
         memcpy(g->sum.pct, h.pct, sizeof g->sum.pct);
-        g->sum.n = h.hcount;
-        g->sum.sum = h.hsum;
-        g->sum.min = h.hmin;
-        g->sum.max = h.hmax;
         return 0;
     }
     if (g->pend) {
         g->pend = 0;
-        if (col_rollup_add(&g->v, g->pbuf, g->plen) != 0)
+        if (g->plen == 0) {
+            /* Cannot happen (alone was wrong): keep the counts at least. */
+            col_log(COL_LOG_ERROR, "aggregate row held without a copy met a second row");
+            g->v.count += g->pcount;
+            g->v.errors += g->perrors;
+        } else if (col_rollup_add(&g->v, g->pbuf, g->plen) != 0) {
             col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
+        }
     }
     if (col_rollup_add(&g->v, v, vlen) != 0)
         col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
     return 0;
 }
 
+/* Adds one row to its group of the current bucket (flushing the previous
+ * bucket first when the row starts a new one).  alone: see
+ * col_agg_feed_sum. */
 static int col_agg_feed(struct col_agg_run *run, const struct col_agg_filter *f,
-                        const col_rollup_key *rk, const uint8_t *v, size_t vlen)
+                        const col_rollup_key *rk, const uint8_t *v, size_t vlen, int alone)
 {
     uint64_t bucket = run->step == 0 ? run->first
                                      : run->first + (rk->minute_ns - run->first) / run->step *
@@ -274,7 +289,7 @@ static int col_agg_feed(struct col_agg_run *run, const struct col_agg_filter *f,
     if (g == NULL)
         return run->ag.n == COL_AGG_MAX_GROUPS ? SL_ETOOBIG : SL_ENOMEM;
     if (f->want_sum && f->want_hist)
-        return col_agg_feed_sum(g, v, vlen);
+        return col_agg_feed_sum(g, v, vlen, alone);
     if (col_rollup_add(&g->v, v, vlen) != 0)
         col_log(COL_LOG_WARN, "rollup value does not decode; skipped");
     return 0;
@@ -291,6 +306,10 @@ static int col_agg_range(col_store *s, uint8_t type, const struct col_agg_filter
     uint8_t lk[9], hk[9];
     char *rerr = NULL;
     int rv = 0;
+    /* One-minute buckets, operations not merged, one kind: a key is the
+     * only row of its group in its bucket. */
+    int alone = run->step == COL_MINUTE_NS && !f->merge_b && f->tail_mask != 0 &&
+                (f->tail_mask & (f->tail_mask - 1)) == 0;
 
     if (ro == NULL)
         return SL_ENOMEM;
@@ -318,7 +337,7 @@ static int col_agg_range(col_store *s, uint8_t type, const struct col_agg_filter
             (f->b != NULL && (rk.blen != f->blen || memcmp(rk.b, f->b, f->blen) != 0)))
             continue;
         v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
-        rv = col_agg_feed(run, f, &rk, v, vlen);
+        rv = col_agg_feed(run, f, &rk, v, vlen, alone);
         if (rv != 0)
             break;
     }
@@ -330,12 +349,41 @@ static int col_agg_range(col_store *s, uint8_t type, const struct col_agg_filter
     return rv;
 }
 
+/* The position of a per-service row iterator: its key and minute
+ * (UINT64_MAX when done). */
+static void col_kcur_load(rocksdb_iterator_t *it, uint64_t *minute, const uint8_t **key,
+                          size_t *klen)
+{
+    *minute = UINT64_MAX;
+    *key = NULL;
+    *klen = 0;
+    if (!rocksdb_iter_valid(it))
+        return;
+    *key = (const uint8_t *)rocksdb_iter_key(it, klen);
+    *minute = *klen >= 10 ? be64_get(*key + 2) : 0;
+}
+
+/* Orders two per-service keys of the same minute by what follows the
+ * minute (the service), whatever their kinds. */
+static int col_suffix_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    size_t n;
+    int c;
+
+    if (alen < 10 || blen < 10)
+        return alen < blen ? -1 : alen > blen;
+    n = (alen < blen ? alen : blen) - 10;
+    c = memcmp(a + 10, b + 10, n);
+    return c != 0 ? c : alen < blen ? -1 : alen > blen;
+}
+
 /* Feeds the per-service RED rows ('s') of the kinds in f->tail_mask over
  * the minutes [lo, hi] into run.  Those rows are keyed kind first, so each
  * kind is one run of rows in time order: one iterator per kind asked for,
- * merged by minute, reads no row it then drops (RocksDB costs ~0.5 us a
- * row here, the bulk of a query).  Rows of one minute may come in any
- * kind order: they are summed per bucket, which the flush sorts. */
+ * merged by (minute, service), reads no row it then drops (RocksDB costs
+ * ~0.5 us a row here, the bulk of a query).  The rows of one service and
+ * minute (one per kind) thus come one after the other, and a row no other
+ * iterator matches is, at one-minute steps, alone in its bucket. */
 static int col_agg_svc_range(col_store *s, const struct col_agg_filter *f, uint64_t lo,
                              uint64_t hi, struct col_agg_run *run)
 {
@@ -344,6 +392,8 @@ static int col_agg_svc_range(col_store *s, const struct col_agg_filter *f, uint6
         rocksdb_iterator_t *it;
         uint8_t hk[10];
         uint64_t minute; /* of the current row; UINT64_MAX = done */
+        const uint8_t *key; /* the current key (valid until this iterator moves) */
+        size_t klen;
     } c[SLC_KIND_CONSUMER + 1];
     size_t nc = 0;
     char *rerr = NULL;
@@ -367,38 +417,35 @@ static int col_agg_svc_range(col_store *s, const struct col_agg_filter *f, uint6
         k->minute = UINT64_MAX;
         nc++;
     }
-    for (size_t i = 0; i < nc && rv == 0; i++) {
-        size_t klen = 0;
-        const uint8_t *key;
-        if (!rocksdb_iter_valid(c[i].it))
-            continue;
-        key = (const uint8_t *)rocksdb_iter_key(c[i].it, &klen);
-        c[i].minute = klen >= 10 ? be64_get(key + 2) : 0;
-    }
+    for (size_t i = 0; i < nc && rv == 0; i++)
+        col_kcur_load(c[i].it, &c[i].minute, &c[i].key, &c[i].klen);
     while (rv == 0 && !run->stop) {
         struct col_kcur *k = NULL;
-        size_t klen = 0, vlen = 0;
-        const uint8_t *key, *v;
+        size_t vlen = 0;
+        const uint8_t *v;
         col_rollup_key rk;
+        int alone = run->step == COL_MINUTE_NS;
 
         for (size_t i = 0; i < nc; i++)
-            if (c[i].minute != UINT64_MAX && (k == NULL || c[i].minute < k->minute))
+            if (c[i].minute != UINT64_MAX &&
+                (k == NULL || c[i].minute < k->minute ||
+                 (c[i].minute == k->minute &&
+                  col_suffix_cmp(c[i].key, c[i].klen, k->key, k->klen) < 0)))
                 k = &c[i];
         if (k == NULL)
             break;
-        key = (const uint8_t *)rocksdb_iter_key(k->it, &klen);
-        if (col_rollup_parse_key(key, klen, &rk) == 0 && rk.type == COL_RK_SVC &&
+        for (size_t i = 0; i < nc && alone; i++)
+            if (&c[i] != k && c[i].minute == k->minute &&
+                col_suffix_cmp(c[i].key, c[i].klen, k->key, k->klen) == 0)
+                alone = 0;
+        if (col_rollup_parse_key(k->key, k->klen, &rk) == 0 && rk.type == COL_RK_SVC &&
             rk.minute_ns >= lo &&
             (f->a == NULL || (rk.alen == f->alen && memcmp(rk.a, f->a, f->alen) == 0))) {
             v = (const uint8_t *)rocksdb_iter_value(k->it, &vlen);
-            rv = col_agg_feed(run, f, &rk, v, vlen);
+            rv = col_agg_feed(run, f, &rk, v, vlen, alone);
         }
         rocksdb_iter_next(k->it);
-        k->minute = UINT64_MAX;
-        if (rocksdb_iter_valid(k->it)) {
-            key = (const uint8_t *)rocksdb_iter_key(k->it, &klen);
-            k->minute = klen >= 10 ? be64_get(key + 2) : 0;
-        }
+        col_kcur_load(k->it, &k->minute, &k->key, &k->klen);
     }
     for (size_t i = 0; i < nc; i++) {
         rocksdb_iter_get_error(c[i].it, &rerr);

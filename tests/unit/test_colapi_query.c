@@ -7,6 +7,11 @@
  * asks /api/v1/red, /operations and /top for percentiles and compares every
  * one with the exact nearest-rank percentile of the raw durations: each
  * must be within 1% relative error.
+ *
+ * /api/v1/red takes a bucket's percentiles from the row's stored summary
+ * when the bucket is one stored row: the summary test compares every
+ * number of the answer with the histogram path's (col_store_red without
+ * COL_RED_SUMMARY, percentiles by col_apiq_percentiles).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -20,6 +25,7 @@
 #include "api_query.h"
 #include "sightline.h"
 #include "store.h"
+#include "store_int.h"
 #include "test_colutil.h"
 
 #define MS 1000000ULL
@@ -690,6 +696,173 @@ static void test_red_names_escaped(void **state)
     json_decref(j);
 }
 
+/* ---- stored summaries vs histograms ---------------------------------------- */
+
+#define S_MIN 6
+
+/* The expected answer, read through the histogram path. */
+struct xseries {
+    char svc[64], op[64];
+    uint64_t count[S_MIN], errors[S_MIN], pct[S_MIN][4];
+};
+
+struct xred {
+    struct xseries s[64];
+    size_t n;
+    uint64_t first, step;
+};
+
+static int x_row(const col_agg_row *r, void *arg)
+{
+    struct xred *x = arg;
+    struct xseries *s = NULL;
+    uint64_t i = x->step == 0 ? 0 : (r->bucket_ns - x->first) / x->step;
+
+    assert_non_null(r->hist);
+    assert_null(r->sum);
+    assert_true(i < S_MIN && r->service_len < 64 && r->operation_len < 64);
+    for (size_t k = 0; k < x->n && s == NULL; k++)
+        if (strlen(x->s[k].svc) == r->service_len &&
+            memcmp(x->s[k].svc, r->service, r->service_len) == 0 &&
+            strlen(x->s[k].op) == r->operation_len &&
+            memcmp(x->s[k].op, r->operation, r->operation_len) == 0)
+            s = &x->s[k];
+    if (s == NULL) {
+        assert_true(x->n < 64);
+        s = &x->s[x->n++];
+        memset(s, 0, sizeof *s);
+        memcpy(s->svc, r->service, r->service_len);
+        memcpy(s->op, r->operation, r->operation_len);
+    }
+    s->count[i] += r->count;
+    s->errors[i] += r->errors;
+    col_apiq_percentiles(r->hist, s->pct[i]);
+    return 0;
+}
+
+/* Asks /api/v1/red and compares every count, error count and percentile
+ * with the histogram path's. */
+static void red_same(struct fx *f, const char *kind, unsigned mask, const char *step,
+                     uint64_t step_ns, const char *by, const char *svc)
+{
+    static const char *const pn[4] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
+    struct xred *x = calloc(1, sizeof *x);
+    uint64_t since = f->t0 + 10 * SEC, until = f->t0 + S_MIN * MIN - 1;
+    char b1[24], b2[24], what[128];
+    int st, by_op = strcmp(by, "operation") == 0;
+    json_t *j, *ser;
+
+    assert_non_null(x);
+    snprintf(what, sizeof what, "kind %s step %s by %s service %s", kind, step, by,
+             svc ? svc : "(all)");
+    x->first = since - since % MIN;
+    x->step = step_ns;
+    assert_int_equal(col_store_red(f->s, svc, NULL, since, until, step_ns, mask, !by_op, x_row, x),
+                     0);
+    if (svc != NULL)
+        j = get(f, &st, "/api/v1/red", "kind", kind, "step", step, "by", by, "service", svc,
+                "since", ns_str(since, b1), "until", ns_str(until, b2), NULL);
+    else
+        j = get(f, &st, "/api/v1/red", "kind", kind, "step", step, "by", by, "since",
+                ns_str(since, b1), "until", ns_str(until, b2), NULL);
+    assert_int_equal(st, 200);
+    ser = json_object_get(j, "series");
+    if (json_array_size(ser) != x->n)
+        fail_msg("%s: %zu series, expected %zu", what, json_array_size(ser), x->n);
+    for (size_t k = 0; k < x->n; k++) {
+        json_t *o = json_array_get(ser, k);
+        const struct xseries *s = &x->s[k];
+        size_t np = json_array_size(json_object_get(o, "count"));
+
+        assert_string_equal(json_string_value(json_object_get(o, "service")), s->svc);
+        if (by_op)
+            assert_string_equal(json_string_value(json_object_get(o, "operation")), s->op);
+        assert_true(np >= 1 && np <= S_MIN);
+        for (size_t i = 0; i < np; i++) {
+            assert_int_equal(json_integer_value(json_array_get(json_object_get(o, "count"), i)),
+                             s->count[i]);
+            assert_int_equal(json_integer_value(json_array_get(json_object_get(o, "errors"), i)),
+                             s->errors[i]);
+            for (int q = 0; q < 4; q++) {
+                json_t *p = json_array_get(json_object_get(o, pn[q]), i);
+                if (s->count[i] == 0)
+                    assert_true(json_is_null(p));
+                else if ((uint64_t)json_integer_value(p) != s->pct[i][q])
+                    fail_msg("%s: %s/%s bucket %zu %s: %lld, histogram path %llu", what, s->svc,
+                             s->op, i, pn[q], (long long)json_integer_value(p),
+                             (unsigned long long)s->pct[i][q]);
+            }
+        }
+    }
+    json_decref(j);
+    free(x);
+}
+
+static void red_same_all(struct fx *f)
+{
+    static const struct {
+        const char *name;
+        unsigned mask;
+    } kinds[] = {{"entry", COL_KIND_ENTRY},
+                 {"all", 0},
+                 {"server", 1u << SLC_KIND_SERVER},
+                 {"client", 1u << SLC_KIND_CLIENT}};
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } steps[] = {{"1m", MIN}, {"2m", 2 * MIN}, {"0", 0}};
+    static const char *const bys[] = {"service", "operation"};
+    static const char *const svcs[] = {NULL, "svc-b"};
+
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        for (size_t st = 0; st < sizeof steps / sizeof steps[0]; st++)
+            for (size_t b = 0; b < 2; b++)
+                for (size_t sv = 0; sv < 2; sv++)
+                    red_same(f, kinds[k].name, kinds[k].mask, steps[st].name, steps[st].ns, bys[b],
+                             svcs[sv]);
+}
+
+/* Random spans of every kind, over S_MIN minutes, in many frames (so the
+ * merge operator folds operands on read); the answer from summaries equals
+ * the histogram path's, from per-operation and per-service rows, before
+ * and after compaction. */
+static void test_red_summaries_same(void **state)
+{
+    struct fx *f = *state;
+    static const char *const svcs[] = {"svc-a", "svc-b", "svc-c"};
+    static const char *const ops[] = {"GET /", "POST /x", "work"};
+    uint64_t seed = 77;
+
+    for (int fr = 0; fr < 30; fr++) {
+        slc_batch *b = slc_batch_new();
+        assert_non_null(b);
+        b->batch_id = 5000 + (uint64_t)fr;
+        for (int i = 0; i < 120; i++) {
+            slc_span sp;
+            memset(&sp, 0, sizeof sp);
+            tu_id(sp.trace_id, 16, xs(&seed));
+            tu_id(sp.span_id, 8, xs(&seed));
+            /* mostly server spans: many buckets of one kind */
+            sp.kind = (uint8_t)(xs(&seed) % 3 == 0 ? xs(&seed) % 6 : SLC_KIND_SERVER);
+            sp.status = xs(&seed) % 8 == 0 ? SLC_STATUS_ERROR : SLC_STATUS_OK;
+            sp.service = tu_str(b, svcs[xs(&seed) % 3]);
+            sp.name = tu_str(b, ops[xs(&seed) % 3]);
+            sp.start_ns = f->t0 + xs(&seed) % (S_MIN * MIN);
+            sp.end_ns = sp.start_ns + latency(&seed);
+            assert_int_equal(slc_batch_add_span(b, &sp, NULL), 0);
+        }
+        tu_store_batch(f->s, b);
+        slc_batch_free(b);
+    }
+    /* per-operation rows only (minutes before per-service rows began) */
+    red_same_all(f);
+    /* per-service rows */
+    f->s->svc_rollup_since_ns = 0;
+    red_same_all(f);
+    assert_int_equal(col_store_compact(f->s), 0);
+    red_same_all(f);
+}
+
 /* The one-pass percentiles equal slc_hist_quantile() exactly. */
 static void test_percentiles_match_quantile(void **state)
 {
@@ -718,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles_match_quantile),
         cmocka_unit_test_setup_teardown(test_red_accuracy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_red_summaries_same, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aggregates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),

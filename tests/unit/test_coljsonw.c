@@ -253,6 +253,54 @@ static void test_structure(void **state)
     free(out);
 }
 
+/* col_jw_real remembers the reals it formatted: an array of values that
+ * repeat (and collide in the cache), negative zero next to zero, the
+ * longest forms, prints what jansson prints for the same array. */
+static void test_reals_cached(void **state)
+{
+    json_t *arr = json_array();
+    uint64_t s = 12345;
+    col_jw w;
+    size_t n;
+    char *out, *want;
+
+    (void)state;
+    col_jw_init(&w, 0, 0);
+    col_jw_arr(&w);
+    for (int i = 0; i < 30000; i++) {
+        double v;
+        switch (i % 5) {
+        case 0: v = (double)(xs(&s) % 300) / 60.0; break;           /* rates: repeat */
+        case 1: v = (double)(xs(&s) % 50) / (double)(1 + xs(&s) % 900); break;
+        case 2: v = i % 10 == 2 ? -0.0 : 0.0; break;
+        case 3: v = -1.2345678901234567e-300 * (double)(1 + xs(&s) % 3); break; /* long */
+        default: {
+            uint64_t bits = xs(&s);
+            memcpy(&v, &bits, sizeof v);
+            if (!isfinite(v))
+                v = 1.5;
+        }
+        }
+        col_jw_real(&w, v);
+        assert_int_equal(json_array_append_new(arr, json_real(v)), 0);
+    }
+    col_jw_arr_end(&w);
+    out = col_jw_take(&w, &n);
+    assert_non_null(out);
+    assert_null(w.memo); /* take() freed the cache */
+    want = json_dumps(arr, JSON_COMPACT);
+    assert_string_equal(out, want);
+    free(want);
+    free(out);
+    json_decref(arr);
+    /* free() after a few reals frees the cache too (under ASan: no leak) */
+    col_jw_init(&w, 0, 0);
+    col_jw_arr(&w);
+    col_jw_real(&w, 0.25);
+    col_jw_free(&w);
+    assert_null(w.memo);
+}
+
 /* Misuse and limits make take() fail instead of writing broken JSON. */
 static void test_errors_are_sticky(void **state)
 {
@@ -289,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_reals_match_jansson),   cmocka_unit_test(test_nonfinite_is_null),
         cmocka_unit_test(test_strings_match_jansson), cmocka_unit_test(test_bad_utf8_is_valid_json),
         cmocka_unit_test(test_structure),             cmocka_unit_test(test_errors_are_sticky),
+        cmocka_unit_test(test_reals_cached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

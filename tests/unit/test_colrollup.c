@@ -12,6 +12,11 @@
  * answer read from the 's' rows, from the per-operation rows ('r', as for
  * minutes written before 's' rows existed) and from both with the
  * boundary inside a bucket, for every kind mask, service filter and step.
+ *
+ * Merged values carry their percentiles (value version 2): a query that
+ * accepts them (COL_RED_SUMMARY) must get, for every bucket, exactly the
+ * numbers the histogram path computes, whether the bucket came from one
+ * stored summary or from merged histograms.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -103,6 +108,76 @@ static void store_random(struct fx *f, int nframes, int nspans, uint64_t seed)
 
 /* ---- collecting and comparing answers ------------------------------------ */
 
+/* A row as the query API uses it: counts and the percentiles, from the
+ * stored summary or computed from the merged histogram. */
+struct prow {
+    char svc[COL_RK_NAME_MAX + 1], op[COL_RK_NAME_MAX + 1];
+    uint64_t bucket, count, errors, pct[4];
+};
+
+struct prows {
+    struct prow *r;
+    size_t n, cap, from_sum;
+};
+
+static int collect_pct(const col_agg_row *a, void *arg)
+{
+    struct prows *x = arg;
+    struct prow *r;
+
+    if (x->n == x->cap) {
+        x->cap = x->cap ? x->cap * 2 : 64;
+        x->r = realloc(x->r, x->cap * sizeof *x->r);
+        assert_non_null(x->r);
+    }
+    r = &x->r[x->n++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->svc, a->service, a->service_len);
+    memcpy(r->op, a->operation, a->operation_len);
+    r->bucket = a->bucket_ns;
+    r->count = a->count;
+    r->errors = a->errors;
+    /* exactly one of the two */
+    assert_true((a->hist == NULL) != (a->sum == NULL));
+    if (a->sum != NULL) {
+        memcpy(r->pct, a->sum->pct, sizeof r->pct);
+        x->from_sum++;
+    } else {
+        col_rollup_percentiles(a->hist, r->pct);
+    }
+    return 0;
+}
+
+/* The answer read with summaries accepted equals the histogram path's, row
+ * by row.  Returns the rows that came from a summary. */
+static size_t same_with_summaries(struct fx *f, const char *svc, uint64_t since, uint64_t until,
+                                  uint64_t step, unsigned mask, int merge, const char *what)
+{
+    struct prows a = {0}, b = {0};
+    size_t n;
+
+    assert_int_equal(col_store_red(f->s, svc, NULL, since, until, step, mask,
+                                   merge | COL_RED_SUMMARY, collect_pct, &a),
+                     0);
+    assert_int_equal(col_store_red(f->s, svc, NULL, since, until, step, mask, merge, collect_pct,
+                                   &b),
+                     0);
+    assert_int_equal(b.from_sum, 0);
+    if (a.n != b.n)
+        fail_msg("%s, merge %d: %zu rows with summaries vs %zu", what, merge, a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        if (memcmp(&a.r[i], &b.r[i], sizeof a.r[i]) != 0)
+            fail_msg("%s, merge %d: row %zu (%s %s) differs with summaries: p50 %llu vs %llu, "
+                     "count %llu vs %llu",
+                     what, merge, i, a.r[i].svc, a.r[i].op, (unsigned long long)a.r[i].pct[0],
+                     (unsigned long long)b.r[i].pct[0], (unsigned long long)a.r[i].count,
+                     (unsigned long long)b.r[i].count);
+    n = a.from_sum;
+    free(a.r);
+    free(b.r);
+    return n;
+}
+
 struct row {
     char svc[COL_RK_NAME_MAX + 1], op[COL_RK_NAME_MAX + 1];
     size_t svc_len, op_len;
@@ -192,6 +267,7 @@ static uint64_t compare_all(struct fx *f, int full)
     char cut[COL_RK_NAME_MAX + 1];
     const char *filters[] = {NULL, "cart", "checkout-ünïcode", cut, "nobody"};
     uint64_t total = 0;
+    size_t from_sum = 0, single = 0;
 
     memcpy(cut, long_name, COL_RK_NAME_MAX);
     cut[COL_RK_NAME_MAX] = '\0';
@@ -214,6 +290,15 @@ static uint64_t compare_all(struct fx *f, int full)
                     masks[m], &mixed);
                 same_rows(&s_rows, &r_rows, what);
                 same_rows(&s_rows, &mixed, what);
+                for (int merge = 0; merge <= 1; merge++) {
+                    size_t n = same_with_summaries(f, filters[fi], since, until, steps[st],
+                                                   masks[m], merge, what);
+                    from_sum += n;
+                    /* One kind at one-minute steps: every bucket is one
+                     * stored row, answered from its summary. */
+                    if (steps[st] == MIN && masks[m] != 0 && (masks[m] & (masks[m] - 1)) == 0)
+                        single += n;
+                }
                 if (masks[m] == 0 && filters[fi] == NULL && steps[st] == 0) {
                     for (size_t i = 0; i < s_rows.n; i++)
                         total += s_rows.r[i].count;
@@ -227,6 +312,10 @@ static uint64_t compare_all(struct fx *f, int full)
                 free(r_rows.r);
                 free(mixed.r);
             }
+    /* The summary path was taken (else this compared nothing). */
+    assert_true(from_sum > 0);
+    if (full)
+        assert_true(single > 0);
     return total;
 }
 
@@ -327,6 +416,8 @@ static void on_emit(void *arg, const uint8_t *key, size_t klen, const uint8_t *v
     col_rollup_val v = {0};
 
     assert_int_equal(col_rollup_parse_key(key, klen, &rk), 0);
+    /* Operands stay version 1: the merge operator adds the percentiles. */
+    assert_int_equal(val[0], COL_RV_VERSION);
     assert_int_equal(col_rollup_add(&v, val, vlen), 0);
     if (rk.type == COL_RK_RED)
         e->red_count += v.count;
@@ -418,6 +509,202 @@ static void test_bad_value_changes_nothing(void **state)
     free(one);
 }
 
+/* A version 1 value (count, errors, histogram), as older collectors
+ * stored them; malloc'd, owned by the caller. */
+static uint8_t *encode_v1(uint64_t count, uint64_t errors, const slc_hist *h, size_t *len)
+{
+    uint8_t *buf = malloc(21 + slc_hist_encoded_max());
+    size_t n = 0;
+
+    assert_non_null(buf);
+    buf[n++] = COL_RV_VERSION;
+    n += col_varint_put(buf + n, count);
+    n += col_varint_put(buf + n, errors);
+    n += slc_hist_encode(h, buf + n, slc_hist_encoded_max());
+    *len = n;
+    return buf;
+}
+
+static void fill(slc_hist *h, uint64_t seed, int n)
+{
+    slc_hist_reset(h);
+    for (int i = 0; i < n; i++)
+        slc_hist_add(h, 1000 + xs(&seed) % 5000000, 1);
+}
+
+/* Version 2 carries the percentiles of its own histogram; both versions
+ * decode to the same counts and buckets; merging any mix gives version 2
+ * with the merged histogram's percentiles; cut values are refused. */
+static void test_value_versions(void **state)
+{
+    slc_hist *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *m = calloc(1, sizeof *m);
+    slc_hist *got = calloc(1, sizeof *got);
+    uint8_t *v1, *v2, *merged;
+    const char *mops[2];
+    size_t l1, l2, lm, oplens[2];
+    col_rollup_head h;
+    col_rollup_val acc = {0};
+    uint64_t pct[4];
+
+    (void)state;
+    fill(a, 1, 700);
+    fill(b, 2, 300);
+    v1 = encode_v1(700, 7, a, &l1);
+    v2 = col_rollup_encode(300, 3, b, &l2);
+    assert_non_null(v2);
+    assert_int_equal(v2[0], COL_RV_VERSION_SUM);
+
+    assert_int_equal(col_rollup_head_parse(v1, l1, &h), 0);
+    assert_false(h.has_pct);
+    assert_int_equal(h.count, 700);
+    assert_true(h.hist == v1 + l1 - h.hist_len);
+    assert_int_equal(col_rollup_head_parse(v2, l2, &h), 0);
+    assert_true(h.has_pct);
+    assert_int_equal(h.count, 300);
+    assert_int_equal(h.errors, 3);
+    col_rollup_percentiles(b, pct);
+    assert_memory_equal(h.pct, pct, sizeof pct);
+    assert_true(pct[0] > 0 && pct[0] <= pct[1] && pct[1] <= pct[2] && pct[2] <= pct[3]);
+    /* the histogram part is slc_hist_encode's bytes */
+    {
+        uint8_t *enc = malloc(slc_hist_encoded_max());
+        size_t el = slc_hist_encode(b, enc, slc_hist_encoded_max());
+        assert_int_equal(h.hist_len, el);
+        assert_memory_equal(h.hist, enc, el);
+        free(enc);
+    }
+
+    /* Both decode into the same accumulator. */
+    slc_hist_reset(got);
+    acc.hist = got;
+    assert_int_equal(col_rollup_add(&acc, v1, l1), 0);
+    assert_int_equal(col_rollup_add(&acc, v2, l2), 0);
+    memcpy(m, a, sizeof *m);
+    slc_hist_merge(m, b);
+    assert_memory_equal(got, m, sizeof *m);
+    assert_int_equal(acc.count, 1000);
+    assert_int_equal(acc.errors, 10);
+
+    /* A merge of v2 existing + v1 operand + v2 operand (partial merges
+     * hand version 2 operands to later merges). */
+    mops[0] = (const char *)v1;
+    oplens[0] = l1;
+    mops[1] = (const char *)v2;
+    oplens[1] = l2;
+    merged = col_rollup_merge(v2, l2, mops, oplens, 2, &lm);
+    assert_non_null(merged);
+    assert_int_equal(col_rollup_head_parse(merged, lm, &h), 0);
+    assert_true(h.has_pct);
+    assert_int_equal(h.count, 1300);
+    assert_int_equal(h.errors, 13);
+    slc_hist_merge(m, b);
+    col_rollup_percentiles(m, pct);
+    assert_memory_equal(h.pct, pct, sizeof pct);
+    /* Byte for byte what encoding the dense merged histogram gives (the
+     * merge encodes from its list of filled buckets instead). */
+    {
+        size_t le;
+        uint8_t *dense = col_rollup_encode(1300, 13, m, &le);
+        assert_int_equal(lm, le);
+        assert_memory_equal(merged, dense, le);
+        free(dense);
+    }
+    /* Merges in a row reuse this thread's scratch histogram: each starts
+     * empty. */
+    for (int round = 0; round < 20; round++) {
+        uint8_t *one, *dense, *out;
+        size_t lo, le, lout;
+        fill(b, 100 + (uint64_t)round, 1 + round * 37);
+        one = encode_v1(b->count, 0, b, &lo);
+        mops[0] = (const char *)one;
+        oplens[0] = lo;
+        out = col_rollup_merge(NULL, 0, mops, oplens, 1, &lout);
+        dense = col_rollup_encode(b->count, 0, b, &le);
+        assert_int_equal(lout, le);
+        assert_memory_equal(out, dense, le);
+        free(one);
+        free(dense);
+        free(out);
+    }
+
+    /* Cut anywhere before the buckets: refused by both readers. */
+    for (size_t cut = 0; cut < 12; cut++) {
+        memset(&acc, 0, sizeof acc);
+        assert_int_equal(col_rollup_head_parse(v2, cut, &h), -1);
+        assert_int_equal(col_rollup_add(&acc, v2, cut), -1);
+    }
+    /* An unknown version is refused. */
+    v2[0] = 3;
+    assert_int_equal(col_rollup_head_parse(v2, l2, &h), -1);
+    assert_int_equal(col_rollup_add(&acc, v2, l2), -1);
+    /* An empty histogram has zero percentiles. */
+    slc_hist_reset(a);
+    free(v1);
+    v1 = col_rollup_encode(5, 0, a, &l1);
+    assert_int_equal(col_rollup_head_parse(v1, l1, &h), 0);
+    assert_true(h.has_pct && h.pct[0] == 0 && h.pct[3] == 0);
+    free(v1);
+    free(v2);
+    free(merged);
+    free(a);
+    free(b);
+    free(m);
+    free(got);
+}
+
+/* Values stored by an older collector (version 1, no percentiles) stay
+ * readable: a bucket of one such row is answered from its histogram, and
+ * one with pending operands is merged (so summarized) on read. */
+static void test_v1_values_read(void **state)
+{
+    struct fx *f = *state;
+    slc_hist *h = calloc(1, sizeof *h);
+    char *err = NULL;
+    uint8_t key[11 + 3];
+    size_t klen, vlen, n;
+    uint8_t *v;
+
+    assert_non_null(h);
+    /* service "old": minute 0, server: v1 and consumer: v2 (two rows in
+     * one entry bucket); minute 1: v1 alone; minute 2: v2 alone; minute 3:
+     * v1 with a v1 operand merged on top. */
+    for (int i = 0; i < 5; i++) {
+        int minute = i < 2 ? 0 : i - 1;
+        uint8_t kind = i == 1 ? SLC_KIND_CONSUMER : SLC_KIND_SERVER;
+        fill(h, 10 + (uint64_t)i, 50 + 40 * i);
+        v = i == 1 || i == 3 ? col_rollup_encode(h->count, 1, h, &vlen)
+                             : encode_v1(h->count, 1, h, &vlen);
+        klen = col_rollup_svc_key(key, kind, f->t0 + (uint64_t)minute * MIN);
+        klen += col_rollup_put_name(key + klen, "old", 3);
+        rocksdb_put_cf(f->s->db, f->s->wopts, f->s->cf[CF_ROLLUP], (const char *)key, klen,
+                       (const char *)v, vlen, &err);
+        assert_null(err);
+        free(v);
+    }
+    fill(h, 99, 25);
+    v = encode_v1(h->count, 0, h, &vlen);
+    rocksdb_merge_cf(f->s->db, f->s->wopts, f->s->cf[CF_ROLLUP], (const char *)key, klen,
+                     (const char *)v, vlen, &err);
+    assert_null(err);
+    free(v);
+    f->s->svc_rollup_since_ns = 0;
+    /* minutes 2 and 3 from summaries; 0 (two rows) and 1 (v1) not */
+    n = same_with_summaries(f, "old", f->t0, f->t0 + 4 * MIN - 1, MIN, COL_KIND_ENTRY, 1,
+                            "v1 rows");
+    assert_int_equal(n, 2);
+    n = same_with_summaries(f, "old", f->t0, f->t0 + 4 * MIN - 1, MIN, 1u << SLC_KIND_SERVER, 1,
+                            "v1 rows, server");
+    assert_int_equal(n, 2);
+    /* After compaction the same numbers (the operand folded into v2). */
+    assert_int_equal(col_store_compact(f->s), 0);
+    n = same_with_summaries(f, "old", f->t0, f->t0 + 4 * MIN - 1, MIN, COL_KIND_ENTRY, 1,
+                            "v1 rows compacted");
+    assert_int_equal(n, 2);
+    n = same_with_summaries(f, "old", f->t0, f->t0 + 4 * MIN - 1, 0, 0, 1, "v1 rows, one bucket");
+    assert_int_equal(n, 0);
+    free(h);
+}
+
 static void test_retention_drops_svc_rows(void **state)
 {
     struct fx *f = *state;
@@ -444,6 +731,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_operands),
         cmocka_unit_test(test_bad_value_changes_nothing),
+        cmocka_unit_test(test_value_versions),
+        cmocka_unit_test_setup_teardown(test_v1_values_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_drops_svc_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_svc_rows_match_op_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_counts, setup, teardown),
