@@ -1047,37 +1047,70 @@ void col_store_read_limits(slc_wire_limits *l)
     l->decoded_bytes = UINT32_MAX;
 }
 
-/* Copies the spans and logs of trace tid from one stored frame into dst. */
-static int col_gather(slc_batch *dst, const char *frame, size_t len, const uint8_t tid[16],
-                      const slc_wire_limits *lim)
+int col_copy_trace(slc_batch *dst, const slc_batch *src, const uint8_t tid[16], int want_spans)
 {
-    slc_batch *src = NULL;
-    char msg[160];
-    int rv;
+    int rv = 0;
 
-    if (col_cold_is((const uint8_t *)frame, len)) {
-        /* Sealed: decode only the part holding this trace. */
-        rv = col_cold_gather_trace((const uint8_t *)frame, len, lim, tid, dst, msg, sizeof msg);
-        if (rv != 0 && rv != SL_ENOMEM) {
-            col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
-            rv = 0;
-        }
-        return rv;
-    }
-    rv = slc_wire_decode((const uint8_t *)frame, len, lim, &src, msg, sizeof msg);
-    if (rv != 0) {
-        /* A stored block that no longer decodes is corruption: log it and
-         * keep serving the rest of the trace. */
-        col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
-        return 0;
-    }
-    for (uint32_t i = 0; i < src->nspans && rv == 0; i++)
+    for (uint32_t i = 0; want_spans && i < src->nspans && rv == 0; i++)
         if (memcmp(src->spans[i].trace_id, tid, 16) == 0)
             rv = slc_batch_copy_span(dst, src, i);
     for (uint32_t i = 0; i < src->nlogs && rv == 0; i++)
         if ((src->logs[i].flags & SLC_LOG_F_TRACE) && memcmp(src->logs[i].trace_id, tid, 16) == 0)
             rv = slc_batch_copy_log(dst, src, i);
-    slc_batch_free(src);
+    return rv;
+}
+
+/* Copies the spans (when want_spans) and logs of trace tid from one stored
+ * value (a frame or a sealed block) into dst. */
+static int col_gather(slc_batch *dst, const char *frame, size_t len, const uint8_t tid[16],
+                      int want_spans, const slc_wire_limits *lim)
+{
+    slc_batch *src = NULL;
+    char msg[160];
+    int rv;
+
+    msg[0] = '\0';
+    if (col_cold_is((const uint8_t *)frame, len)) {
+        /* Sealed: decode only the part holding this trace (into dst itself
+         * when all of it is wanted). */
+        src = want_spans ? dst : slc_batch_new();
+        if (src == NULL)
+            return SL_ENOMEM;
+        rv = col_cold_gather_trace((const uint8_t *)frame, len, lim, tid, src, msg, sizeof msg);
+    } else {
+        rv = slc_wire_decode((const uint8_t *)frame, len, lim, &src, msg, sizeof msg);
+    }
+    if (rv != 0 && rv != SL_ENOMEM) {
+        /* A stored block that no longer decodes is corruption: log it and
+         * keep serving the rest of the trace. */
+        col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
+        rv = 0;
+    }
+    if (src != NULL && src != dst) {
+        if (rv == 0)
+            rv = col_copy_trace(dst, src, tid, want_spans);
+        slc_batch_free(src);
+    }
+    return rv;
+}
+
+int col_gather_stored(col_store *s, const col_view *view, const uint8_t *bkey,
+                      const uint8_t tid[16], int want_spans, slc_batch *dst)
+{
+    slc_wire_limits lim;
+    char *rerr = NULL, *v;
+    size_t vlen = 0;
+    int rv;
+
+    v = rocksdb_get_cf(s->db, view->ro, s->cf[CF_BLOCKS], (const char *)bkey, COL_BLOCK_KEY_LEN,
+                       &vlen, &rerr);
+    if (rerr != NULL)
+        return col_store_rocks_err(rerr, "reading a block", NULL, 0);
+    if (v == NULL)
+        return 0; /* removed by retention since the index was read */
+    col_store_read_limits(&lim);
+    rv = col_gather(dst, v, vlen, tid, want_spans, &lim);
+    rocksdb_free(v);
     return rv;
 }
 
@@ -1163,20 +1196,18 @@ out:
     return rv;
 }
 
-int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                         slc_batch **out, int *blocks_capped)
+int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                        int want_spans, col_gather_fn gather, slc_batch **out, int *blocks_capped)
 {
     uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
     uint32_t nkeys = 0;
     int capped = 0, rv;
     slc_batch *dst = NULL;
-    slc_wire_limits lim;
-    char *rerr = NULL;
-    col_view view = {0};
+    col_view view;
 
     rv = col_view_open(s, &view);
     if (rv != 0)
-        goto out;
+        return rv;
     rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &nkeys, &capped);
     if (rv != 0)
         goto out;
@@ -1185,20 +1216,10 @@ int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_
         rv = SL_ENOMEM;
         goto out;
     }
-    col_store_read_limits(&lim);
-    for (uint32_t i = 0; i < nkeys && rv == 0; i++) {
-        size_t vlen = 0;
-        char *v = rocksdb_get_cf(s->db, view.ro, s->cf[CF_BLOCKS], (const char *)keys[i],
-                                 COL_BLOCK_KEY_LEN, &vlen, &rerr);
-        if (rerr != NULL) {
-            rv = col_store_rocks_err(rerr, "reading a block", NULL, 0);
-            break;
-        }
-        if (v == NULL)
-            continue; /* removed by retention since the index was read */
-        rv = col_gather(dst, v, vlen, trace_id, &lim);
-        rocksdb_free(v);
-    }
+    /* col_store_trace_blocks left out blocks dropped by retention or
+     * replaced by sealing. */
+    for (uint32_t i = 0; i < nkeys && rv == 0; i++)
+        rv = gather(s, &view, keys[i], trace_id, want_spans, dst);
     if (rv == 0 && dst->nspans == 0 && dst->nlogs == 0)
         rv = SL_ENOTFOUND;
     if (rv == 0) {
@@ -1212,6 +1233,12 @@ out:
     slc_batch_free(dst);
     free(keys);
     return rv;
+}
+
+int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                         slc_batch **out, int *blocks_capped)
+{
+    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_stored, out, blocks_capped);
 }
 
 /* Parses a roots value into r (key fields filled by the caller).  0 or -1. */

@@ -260,4 +260,24 @@ int col_store_trace_blocks(col_store *s, const col_view *v, const uint8_t trace_
                            uint32_t max_blocks, uint8_t (**keys)[COL_BLOCK_KEY_LEN],
                            uint32_t *nkeys, int *capped);
 
+/* Appends to dst the spans (when want_spans) and log records of trace tid
+ * found in src (borrowed).  0 or SL_ENOMEM. */
+int col_copy_trace(slc_batch *dst, const slc_batch *src, const uint8_t tid[16], int want_spans);
+
+/* Reads block bkey in view and appends trace tid's items to dst: a sealed
+ * block decodes only the page holding the trace, a frame is decoded whole
+ * without the block cache.  A missing block (retention) adds nothing; one
+ * that does not decode is logged and skipped.  0, SL_ENOMEM or a RocksDB
+ * error. */
+int col_gather_stored(col_store *s, const col_view *view, const uint8_t *bkey,
+                      const uint8_t tid[16], int want_spans, slc_batch *dst);
+
+/* The one trace read: a view, the trace index, then gather() on every
+ * live block listed.  On success *out (owned by the caller) holds the
+ * trace's spans (when want_spans) and logs; SL_ENOTFOUND when none. */
+typedef int (*col_gather_fn)(col_store *s, const col_view *view, const uint8_t *bkey,
+                             const uint8_t tid[16], int want_spans, slc_batch *dst);
+int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                        int want_spans, col_gather_fn gather, slc_batch **out, int *blocks_capped);
+
 #endif /* COL_STORE_INT_H */

@@ -640,16 +640,12 @@ int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
 
 /* ======================= shared scan over sidx / lidx ====================== */
 
-/* Calls visit(block key, row value) for every summary row under prefix h
- * whose block time is in [lo, hi], newest first, until visit returns
- * non-zero (1 = stop, negative = error). */
-typedef int (*col_row_fn)(col_store *s, const uint8_t *bkey, const uint8_t *v, size_t vlen,
-                          void *cx);
-
-/* The view of the scan running in this thread: col_load_block reads the
- * blocks its rows name from the same snapshot (the visit callbacks do not
- * carry it). */
-static _Thread_local const col_view *col_scan_view;
+/* Calls visit(view, block key, row value) for every summary row under
+ * prefix h whose block time is in [lo, hi], newest first, until visit
+ * returns non-zero (1 = stop, negative = error).  visit reads the blocks the
+ * rows name through view, the snapshot the rows come from. */
+typedef int (*col_row_fn)(col_store *s, const col_view *view, const uint8_t *bkey,
+                          const uint8_t *v, size_t vlen, void *cx);
 
 static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t hi,
                          col_row_fn visit, void *cx)
@@ -667,7 +663,6 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         rocksdb_readoptions_destroy(ro);
         return SL_ENOMEM;
     }
-    col_scan_view = &view;
     be64_put(lower, h);
     be64_put(lower + 8, lo);
     rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, sizeof lower);
@@ -687,7 +682,7 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         if (col_view_dead(&view, k + 8))
             continue; /* dropped by retention or replaced by sealing */
         v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
-        rv = visit(s, k + 8, v, vlen, cx);
+        rv = visit(s, &view, k + 8, v, vlen, cx);
         if (rv != 0)
             break;
     }
@@ -700,7 +695,6 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         rocksdb_free(rerr);
     rocksdb_iter_destroy(it);
     rocksdb_readoptions_destroy(ro);
-    col_scan_view = NULL;
     col_view_close(s, &view);
     return rv;
 }
@@ -709,13 +703,14 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
  * cache (blockcache.h): *b is valid until col_bcache_put(*e).  *b NULL
  * (and 0 returned) when the block is gone (retention) or does not decode
  * (logged). */
-static int col_load_block(col_store *s, const uint8_t *bkey, col_bcache_ent **e,
+static int col_load_block(col_store *s, const col_view *view, const uint8_t *bkey,
+                          col_bcache_ent **e,
                           const slc_batch **b)
 {
     slc_wire_limits lim;
     char *rerr = NULL, msg[160];
     size_t vlen = 0;
-    const rocksdb_readoptions_t *ro = col_scan_view != NULL ? col_scan_view->ro : s->ropts;
+    const rocksdb_readoptions_t *ro = view->ro;
     char *v = rocksdb_get_cf(s->db, ro, s->cf[CF_BLOCKS], (const char *)bkey, COL_BLOCK_KEY_LEN,
                              &vlen, &rerr);
     int rv;
@@ -897,11 +892,12 @@ static int col_span_matches(const struct col_search_cx *cx, const slc_batch *b,
     return 1;
 }
 
-static int col_search_block(col_store *s, struct col_search_cx *cx, const uint8_t *bkey)
+static int col_search_block(col_store *s, const col_view *view, struct col_search_cx *cx,
+                            const uint8_t *bkey)
 {
     const slc_batch *b = NULL;
     col_bcache_ent *ent = NULL;
-    int rv = col_load_block(s, bkey, &ent, &b);
+    int rv = col_load_block(s, view, bkey, &ent, &b);
 
     if (rv != 0 || b == NULL)
         return rv;
@@ -952,7 +948,7 @@ static int col_group_may_match(const struct col_search_cx *cx, const char *svc, 
     return 1;
 }
 
-static int col_search_row(col_store *s, const uint8_t *bkey, const uint8_t *v, size_t vlen,
+static int col_search_row(col_store *s, const col_view *view, const uint8_t *bkey, const uint8_t *v, size_t vlen,
                           void *arg)
 {
     struct col_search_cx *cx = arg;
@@ -993,7 +989,7 @@ static int col_search_row(col_store *s, const uint8_t *bkey, const uint8_t *v, s
         return 1;
     }
     cx->blocks++;
-    return col_search_block(s, cx, bkey);
+    return col_search_block(s, view, cx, bkey);
 }
 
 int col_store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
@@ -1123,11 +1119,12 @@ static int col_log_matches(const struct col_logs_cx *cx, const slc_batch *b, con
     return 1;
 }
 
-static int col_logs_block(col_store *s, struct col_logs_cx *cx, const uint8_t *bkey)
+static int col_logs_block(col_store *s, const col_view *view, struct col_logs_cx *cx,
+                          const uint8_t *bkey)
 {
     const slc_batch *b = NULL;
     col_bcache_ent *ent = NULL;
-    int rv = col_load_block(s, bkey, &ent, &b);
+    int rv = col_load_block(s, view, bkey, &ent, &b);
 
     if (rv != 0 || b == NULL)
         return rv;
@@ -1158,7 +1155,7 @@ static int col_logs_block(col_store *s, struct col_logs_cx *cx, const uint8_t *b
     return rv;
 }
 
-static int col_logs_row(col_store *s, const uint8_t *bkey, const uint8_t *v, size_t vlen,
+static int col_logs_row(col_store *s, const col_view *view, const uint8_t *bkey, const uint8_t *v, size_t vlen,
                         void *arg)
 {
     struct col_logs_cx *cx = arg;
@@ -1198,7 +1195,7 @@ static int col_logs_row(col_store *s, const uint8_t *bkey, const uint8_t *v, siz
         return 1;
     }
     cx->blocks++;
-    return col_logs_block(s, cx, bkey);
+    return col_logs_block(s, view, cx, bkey);
 }
 
 static int col_cursor_parse(const char *c, struct col_logpos *pos)
@@ -1288,51 +1285,8 @@ out:
 
 /* ======================= trace reads through the block cache ================= */
 
-/* Copies trace tid out of sealed block bkey into dst (spans only when
- * want_spans).  Returns 0, 1 when the block is not a sealed block after all
- * (the caller decodes it), or an error. */
-static int col_gather_sealed(col_store *s, const col_view *view, const uint8_t *bkey,
-                             const uint8_t tid[16], int want_spans, slc_batch *dst)
-{
-    slc_wire_limits lim;
-    slc_batch *tmp = NULL;
-    char *rerr = NULL, msg[160];
-    size_t vlen = 0;
-    int rv;
-    char *v = rocksdb_get_cf(s->db, view->ro, s->cf[CF_BLOCKS], (const char *)bkey,
-                             COL_BLOCK_KEY_LEN, &vlen, &rerr);
-
-    if (rerr != NULL)
-        return col_store_rocks_err(rerr, "reading a block", NULL, 0);
-    if (v == NULL)
-        return 0; /* dropped by retention meanwhile */
-    if (!col_cold_is((const uint8_t *)v, vlen)) {
-        rocksdb_free(v);
-        return 1;
-    }
-    col_store_read_limits(&lim);
-    tmp = want_spans ? dst : slc_batch_new();
-    if (tmp == NULL) {
-        rocksdb_free(v);
-        return SL_ENOMEM;
-    }
-    msg[0] = '\0';
-    rv = col_cold_gather_trace((const uint8_t *)v, vlen, &lim, tid, tmp, msg, sizeof msg);
-    rocksdb_free(v);
-    if (rv != 0 && rv != SL_ENOMEM) {
-        col_log(COL_LOG_WARN, "stored block does not decode (%s): %s", sl_strerror(rv), msg);
-        rv = 0;
-    }
-    if (!want_spans) {
-        for (uint32_t i = 0; i < tmp->nlogs && rv == 0; i++)
-            rv = slc_batch_copy_log(dst, tmp, i);
-        slc_batch_free(tmp);
-    }
-    return rv;
-}
-
-/* Copies the spans (when want_spans) and logs of trace tid from block
- * bkey into dst. */
+/* A col_gather_fn: frames through the shared block cache (a trace's frames
+ * are read again by the trace's logs and summaries), sealed blocks by page. */
 static int col_gather_cached(col_store *s, const col_view *view, const uint8_t *bkey,
                              const uint8_t tid[16], int want_spans, slc_batch *dst)
 {
@@ -1340,72 +1294,22 @@ static int col_gather_cached(col_store *s, const col_view *view, const uint8_t *
     col_bcache_ent *ent = NULL;
     int rv;
 
-    if (bkey[8] & 0x80) {
-        /* A sealed block holds thousands of traces: decode only the part
-         * holding this one instead of caching the whole block. */
-        rv = col_gather_sealed(s, view, bkey, tid, want_spans, dst);
-        if (rv != 1)
-            return rv;
-    }
-    col_scan_view = view;
-    rv = col_load_block(s, bkey, &ent, &b);
-    col_scan_view = NULL;
+    /* A sealed block holds thousands of traces: decode only the part
+     * holding this one instead of caching the whole block. */
+    if (bkey[8] & 0x80)
+        return col_gather_stored(s, view, bkey, tid, want_spans, dst);
+    rv = col_load_block(s, view, bkey, &ent, &b);
     if (rv != 0 || b == NULL)
         return rv;
-    for (uint32_t i = 0; want_spans && i < b->nspans && rv == 0; i++)
-        if (memcmp(b->spans[i].trace_id, tid, 16) == 0)
-            rv = slc_batch_copy_span(dst, b, i);
-    for (uint32_t i = 0; i < b->nlogs && rv == 0; i++)
-        if ((b->logs[i].flags & SLC_LOG_F_TRACE) && memcmp(b->logs[i].trace_id, tid, 16) == 0)
-            rv = slc_batch_copy_log(dst, b, i);
+    rv = col_copy_trace(dst, b, tid, want_spans);
     col_bcache_put(ent);
-    return rv;
-}
-
-static int col_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                                 int want_spans, slc_batch **out, int *blocks_capped)
-{
-    uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
-    uint32_t nkeys = 0;
-    int capped = 0, rv;
-    slc_batch *dst = NULL;
-
-    col_view view;
-
-    rv = col_view_open(s, &view);
-    if (rv != 0)
-        return rv;
-    rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &nkeys, &capped);
-    if (rv != 0)
-        goto out;
-    dst = slc_batch_new();
-    if (dst == NULL) {
-        rv = SL_ENOMEM;
-        goto out;
-    }
-    /* col_store_trace_blocks left out blocks dropped by retention or
-     * replaced by sealing. */
-    for (uint32_t i = 0; i < nkeys && rv == 0; i++)
-        rv = col_gather_cached(s, &view, keys[i], trace_id, want_spans, dst);
-    if (rv == 0 && dst->nspans == 0 && dst->nlogs == 0)
-        rv = SL_ENOTFOUND;
-    if (rv == 0) {
-        *out = dst;
-        dst = NULL;
-        if (blocks_capped != NULL)
-            *blocks_capped = capped;
-    }
-out:
-    col_view_close(s, &view);
-    slc_batch_free(dst);
-    free(keys);
     return rv;
 }
 
 int col_store_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                                 slc_batch **out, int *blocks_capped)
 {
-    return col_read_trace_cached(s, trace_id, max_blocks, 1, out, blocks_capped);
+    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_cached, out, blocks_capped);
 }
 
 static int col_log_time_cmp(const void *a, const void *b)
@@ -1419,7 +1323,7 @@ int col_store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_
 {
     slc_batch *logs = NULL;
     /* Only the log records are copied (not the trace's spans). */
-    int rv = col_read_trace_cached(s, trace_id, max_blocks, 0, &logs, NULL);
+    int rv = col_read_trace_with(s, trace_id, max_blocks, 0, col_gather_cached, &logs, NULL);
 
     if (rv != 0)
         return rv;
