@@ -184,12 +184,22 @@ int col_store_rocks_err(char *rerr, const char *what, char *err, size_t errlen);
 
 /* 1 when an index row naming block key k must be ignored: the block was
  * dropped by retention, or it was a frame that sealing replaced. */
-static inline int col_block_dead(col_store *s, const uint8_t *k)
+/* Is block key k a sealed block's (COL_SEQ_SEALED in bytes 8..11)? */
+static inline int col_key_sealed(const uint8_t *k)
+{
+    return (k[8] & 0x80) != 0;
+}
+
+static inline int col_key_dead(const uint8_t *k, uint64_t cutoff, uint64_t sealed)
 {
     uint64_t t = be64_get(k);
-    if (t < atomic_load_explicit(&s->cutoff_ns, memory_order_relaxed))
-        return 1;
-    return !(k[8] & 0x80) && t < atomic_load_explicit(&s->sealed_ns, memory_order_acquire);
+    return t < cutoff || (!col_key_sealed(k) && t < sealed);
+}
+
+static inline int col_block_dead(col_store *s, const uint8_t *k)
+{
+    return col_key_dead(k, atomic_load_explicit(&s->cutoff_ns, memory_order_relaxed),
+                        atomic_load_explicit(&s->sealed_ns, memory_order_acquire));
 }
 
 /* Index rows of one batch stored (or sealed) under block key bkey, added to
@@ -247,8 +257,7 @@ void col_view_close(col_store *s, col_view *v);
 /* col_block_dead() as of the view. */
 static inline int col_view_dead(const col_view *v, const uint8_t *k)
 {
-    uint64_t t = be64_get(k);
-    return t < v->cutoff || (!(k[8] & 0x80) && t < v->sealed);
+    return col_key_dead(k, v->cutoff, v->sealed);
 }
 
 /* The live block keys the trace index lists for trace_id in view v, at

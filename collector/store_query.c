@@ -1296,7 +1296,7 @@ static int col_gather_cached(col_store *s, const col_view *view, const uint8_t *
 
     /* A sealed block holds thousands of traces: decode only the part
      * holding this one instead of caching the whole block. */
-    if (bkey[8] & 0x80)
+    if (col_key_sealed(bkey))
         return col_gather_stored(s, view, bkey, tid, want_spans, dst);
     rv = col_load_block(s, view, bkey, &ent, &b);
     if (rv != 0 || b == NULL)

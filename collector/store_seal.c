@@ -251,7 +251,7 @@ int col_store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns, ui
         t = be64_get(k);
         if (t >= before_ns)
             break;
-        if (k[8] & 0x80)
+        if (col_key_sealed(k))
             continue; /* a sealed block (only below the watermark; defensive) */
         v = rocksdb_iter_value(it, &vlen);
         rv = seal_take(&g, k, v, vlen);
