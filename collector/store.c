@@ -317,6 +317,25 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     s->cache = rocksdb_cache_create_lru((size_t)(o->block_cache_mb > 0 ? o->block_cache_mb : 64)
                                         << 20);
     s->dbopts = rocksdb_options_create();
+    {
+        /* No fallocate: RocksDB preallocates each new WAL and SST file to
+         * ~1.1 x its write buffer or target size, so free space dropped by
+         * tens of MB for a moment on every flush.  The free-space reserve
+         * (col_check_free) then refused writes on a disk that was not full,
+         * and a preallocation past the reserve met ENOSPC inside RocksDB.
+         * Only the string interface reaches this option from C. */
+        rocksdb_options_t *o2 = rocksdb_options_create();
+        char *ferr = NULL;
+        rocksdb_get_options_from_string(s->dbopts, "allow_fallocate=false", o2, &ferr);
+        if (ferr == NULL) {
+            rocksdb_options_destroy(s->dbopts);
+            s->dbopts = o2;
+        } else {
+            col_log(COL_LOG_WARN, "cannot turn off fallocate: %s", ferr);
+            rocksdb_free(ferr);
+            rocksdb_options_destroy(o2);
+        }
+    }
     rocksdb_options_set_create_if_missing(s->dbopts, 1);
     rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
     rocksdb_options_increase_parallelism(s->dbopts, 2);

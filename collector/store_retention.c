@@ -58,6 +58,26 @@ static uint64_t col_oldest_block(col_store *s)
     return t;
 }
 
+/* 1 if [lo, hi) of one family holds at least one key (tombstoned keys
+ * count as none: the iterator skips them). */
+static int col_range_has_keys(col_store *s, int cf, const uint8_t *lo, size_t lolen,
+                              const uint8_t *hi, size_t hilen)
+{
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[cf]);
+    int any = 0;
+
+    rocksdb_iter_seek(it, (const char *)lo, lolen);
+    if (rocksdb_iter_valid(it)) {
+        size_t klen = 0;
+        const char *k = rocksdb_iter_key(it, &klen);
+        size_t n = klen < hilen ? klen : hilen;
+        int c = memcmp(k, hi, n);
+        any = c < 0 || (c == 0 && klen < hilen);
+    }
+    rocksdb_iter_destroy(it);
+    return any;
+}
+
 /* Drops [lo, hi) of one family: whole files, then a tombstone, then a
  * compaction of the range. */
 static int col_drop_range(col_store *s, int cf, const uint8_t *lo, size_t lolen,
@@ -65,6 +85,8 @@ static int col_drop_range(col_store *s, int cf, const uint8_t *lo, size_t lolen,
 {
     char *rerr = NULL;
 
+    if (!col_range_has_keys(s, cf, lo, lolen, hi, hilen))
+        return 0; /* a tombstone and a compaction would only cost a flush */
     rocksdb_delete_file_in_range_cf(s->db, s->cf[cf], (const char *)lo, lolen, (const char *)hi,
                                     hilen, &rerr);
     if (rerr != NULL) {
