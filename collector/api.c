@@ -295,7 +295,8 @@ static json_t *col_stats_store(col_store *s)
                             json_pack("{s:I,s:I,s:I}", "keys_estimate", (json_int_t)ss.cf_keys[i],
                                       "sst_bytes", (json_int_t)ss.cf_sst_bytes[i],
                                       "memtable_bytes", (json_int_t)ss.cf_mem_bytes[i]));
-    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}}",
+    return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I},"
+                     "s:{s:I,s:I,s:I,s:I}}",
                      "column_families", cfs,
                      "live_data_bytes", (json_int_t)ss.live_data_bytes,
                      "pending_compaction_bytes", (json_int_t)ss.pending_compaction_bytes,
@@ -310,7 +311,10 @@ static json_t *col_stats_store(col_store *s)
                      "items_sealed", (json_int_t)ss.sealed_items, "blocks_written",
                      (json_int_t)ss.sealed_blocks, "bytes_in", (json_int_t)ss.seal_bytes_in,
                      "bytes_out", (json_int_t)ss.seal_bytes_out, "sealed_until_ns",
-                     col_ns_str(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms);
+                     col_ns_str(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms,
+                     "trace_index", "windows_written", (json_int_t)ss.tidx_windows, "rows_written",
+                     (json_int_t)ss.tidx_rows, "trace_frame_pairs", (json_int_t)ss.tidx_pairs,
+                     "frames_reindexed_at_start", (json_int_t)ss.tidx_reindexed_frames);
 }
 
 static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -459,6 +463,12 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
     col_metric(&t, "sightline_retention_cutoff_seconds", "gauge",
                "Data received before this Unix time was dropped.",
                ss.retention_cutoff_ns / 1000000000ULL);
+    col_metric(&t, "sightline_trace_index_windows_total", "counter",
+               "In-memory trace index windows written to disk.", ss.tidx_windows);
+    col_metric(&t, "sightline_trace_index_rows_total", "counter",
+               "Trace index rows written (one per trace per window).", ss.tidx_rows);
+    col_metric(&t, "sightline_trace_index_pairs_total", "counter",
+               "(trace, frame) pairs those rows cover.", ss.tidx_pairs);
     col_metric(&t, "sightline_seal_runs_total", "counter", "Sealing passes.", ss.seal_runs);
     col_metric(&t, "sightline_sealed_frames_total", "counter",
                "Frames rewritten into sealed blocks.", ss.sealed_frames);

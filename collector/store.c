@@ -382,6 +382,11 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     col_init_block_clock(s);
     col_load_cutoff(s);
     col_store_seal_load(s);
+    rv = col_hot_open(s, err, errlen);
+    if (rv != 0) {
+        col_store_close(s);
+        return rv;
+    }
     {
         const char *env = getenv("SIGHTLINE_COMPACT_ON_CLOSE");
         s->compact_on_close = o->compact_on_close || (env != NULL && strcmp(env, "1") == 0);
@@ -396,6 +401,7 @@ void col_store_close(col_store *s)
         return;
     col_store_retention_stop(s);
     col_store_seal_stop(s);
+    col_hot_close(s);
     if (s->db != NULL && s->compact_on_close) {
         /* Benchmarks measure bytes on disk once everything is sealed and
          * compacted (nothing is being written any more). */
@@ -511,7 +517,7 @@ void col_store_release(col_store *s, const col_batch_key *k)
 
 /* ---- write -------------------------------------------------------------- */
 
-static void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
+void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
 {
     uint64_t now = s->clock != NULL ? s->clock(s->clock_arg) : slc_now_ns();
     uint64_t last = atomic_load(&s->last_block_ns), next;
@@ -679,7 +685,7 @@ static int col_buf_str(struct col_buf *b, const slc_str *str)
  * 512 spans per frame through a comparator cost more than all the index
  * rows it produced.  Only the few groups are sorted, to keep rows in a
  * stable order. */
-static uint64_t col_mix64(uint64_t x)
+uint64_t col_mix64(uint64_t x)
 {
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
@@ -982,7 +988,7 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     size_t nnews = 0;
     uint32_t news[64];
     col_edges_txn tx = {0};
-    int observed = 0;
+    int observed = 0, hot = 0;
     rocksdb_writebatch_t *wb = NULL;
     char *rerr = NULL;
     int rv = col_check_free(s, len, err, errlen);
@@ -990,18 +996,15 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     if (rv != 0)
         return rv;
     wb = rocksdb_writebatch_create();
-    col_next_block_key(s, bkey);
+    col_hot_begin(s, bkey);
+    hot = 1;
     dedupe_key(k, dkey);
     if (b->nspans + (uint64_t)b->nlogs > 0) {
         rocksdb_writebatch_put_cf(wb, s->cf[CF_BLOCKS], (const char *)bkey, sizeof bkey,
                                   (const char *)frame, len);
-        /* One tidx row per distinct trace of the frame (a hash set of the
-         * ids seen; the rows' order in the batch does not matter). */
-        rv = col_put_tidx(s, wb, b, bkey);
-        if (rv != 0) {
-            snprintf(err, errlen, "out of memory indexing %u spans", b->nspans);
-            goto out;
-        }
+        /* No tidx rows here: the frame's trace ids go to the in-memory
+         * window once the write commits (col_hot_end), one row per trace
+         * per second (store_hotidx.c). */
         for (uint32_t i = 0; i < b->nspans; i++)
             if (slc_is_zero(b->spans[i].parent_id, 8))
                 col_put_root(s, wb, b, &b->spans[i]);
@@ -1039,7 +1042,27 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
         col_edges_commit(s->edges, &tx);
         observed = 0;
     }
+    hot = 0;
+    if (col_hot_end(s, bkey, b) != 0) {
+        /* The window could not take the ids: the frame gets its own rows,
+         * as before the window existed, so it stays findable. */
+        char msg[200] = "out of memory";
+        rocksdb_writebatch_clear(wb);
+        if (col_put_tidx(s, wb, b, bkey) == 0) {
+            rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+            rocksdb_write(s->db, wo, wb, &rerr);
+            rocksdb_writeoptions_destroy(wo);
+            if (rerr != NULL)
+                col_store_rocks_err(rerr, "writing", msg, sizeof msg);
+            else
+                msg[0] = '\0';
+        }
+        if (msg[0] != '\0')
+            col_log(COL_LOG_WARN, "trace index rows of a stored frame not written: %s", msg);
+    }
 out:
+    if (hot)
+        col_hot_end(s, bkey, NULL);
     if (observed)
         col_edges_abort(s->edges, &tx);
     rocksdb_writebatch_destroy(wb);
@@ -1158,76 +1181,78 @@ void col_view_close(col_store *s, col_view *v)
 /* One index scan for both trace reads: this uncached one and the block-cache
  * one of store_query.c (store_int.h). */
 int col_store_trace_blocks(col_store *s, const col_view *view, const uint8_t trace_id[16],
-                           uint32_t max_blocks, uint8_t (**keys_out)[COL_BLOCK_KEY_LEN],
-                           uint32_t *nkeys_out, int *capped_out)
+                           uint32_t max_blocks, col_bkeys *keys, int *capped_out)
 {
-    rocksdb_readoptions_t *ro = NULL;
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_iterator_t *it = NULL;
-    uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
-    uint32_t nkeys = 0;
-    int capped = 0, rv = 0;
+    size_t live = 0;
+    int rv = 0;
     char *rerr = NULL;
 
     if (max_blocks == 0)
         max_blocks = 4096;
-    keys = malloc((size_t)max_blocks * COL_BLOCK_KEY_LEN);
-    ro = rocksdb_readoptions_create();
-    if (keys == NULL || ro == NULL) {
-        rv = SL_ENOMEM;
-        goto out;
-    }
+    if (ro == NULL)
+        return SL_ENOMEM;
     rocksdb_readoptions_set_prefix_same_as_start(ro, 1);
     rocksdb_readoptions_set_snapshot(ro, view->snap);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_TIDX]);
-    for (rocksdb_iter_seek(it, (const char *)trace_id, 16); rocksdb_iter_valid(it);
+    /* A row names its block in the key and, when written for a window of
+     * frames (store_hotidx.c), the trace's other frames in the value:
+     * version byte 1, then 12-byte keys. */
+    for (rocksdb_iter_seek(it, (const char *)trace_id, 16); rocksdb_iter_valid(it) && rv == 0;
          rocksdb_iter_next(it)) {
-        size_t klen = 0;
+        size_t klen = 0, vlen = 0;
         const char *k = rocksdb_iter_key(it, &klen);
+        const uint8_t *v;
         if (klen != COL_TIDX_KEY_LEN || memcmp(k, trace_id, 16) != 0)
             break;
-        if (col_view_dead(view, (const uint8_t *)k + 16))
-            continue; /* dropped by retention or replaced by sealing */
-        if (nkeys == max_blocks) {
-            capped = 1;
-            break;
-        }
-        memcpy(keys[nkeys++], k + 16, COL_BLOCK_KEY_LEN);
+        rv = col_bkeys_add(keys, (const uint8_t *)k + 16);
+        v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
+        if (vlen > 1 && v[0] == 1)
+            for (size_t off = 1; off + COL_BLOCK_KEY_LEN <= vlen && rv == 0;
+                 off += COL_BLOCK_KEY_LEN)
+                rv = col_bkeys_add(keys, v + off);
+        if (keys->n > 4 * (size_t)max_blocks + 64)
+            break; /* plenty: even after dead keys and duplicates go, it is capped */
     }
-    rocksdb_iter_get_error(it, &rerr);
-    if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "scanning the trace index", NULL, 0);
-        goto out;
+    if (rv == 0) {
+        rocksdb_iter_get_error(it, &rerr);
+        if (rerr != NULL)
+            rv = col_store_rocks_err(rerr, "scanning the trace index", NULL, 0);
     }
-    if (nkeys == 0) {
-        rv = SL_ENOTFOUND;
-        goto out;
-    }
-    *keys_out = keys;
-    keys = NULL;
-    *nkeys_out = nkeys;
-    *capped_out = capped;
-out:
-    if (it != NULL)
-        rocksdb_iter_destroy(it);
-    if (ro != NULL)
-        rocksdb_readoptions_destroy(ro);
-    free(keys);
-    return rv;
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    if (rv != 0)
+        return rv;
+    /* Dropped by retention or replaced by sealing: a frame's key newer
+     * than the newest in its row may be dead while the row is not. */
+    for (size_t i = 0; i < keys->n; i++)
+        if (!col_view_dead(view, keys->k[i]))
+            memcpy(keys->k[live++], keys->k[i], COL_BLOCK_KEY_LEN);
+    keys->n = live;
+    col_bkeys_sort_unique(keys);
+    *capped_out = keys->n > max_blocks;
+    if (keys->n > max_blocks)
+        keys->n = max_blocks;
+    return keys->n == 0 ? SL_ENOTFOUND : 0;
 }
 
 int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                         int want_spans, col_gather_fn gather, slc_batch **out, int *blocks_capped)
 {
-    uint8_t(*keys)[COL_BLOCK_KEY_LEN] = NULL;
-    uint32_t nkeys = 0;
+    col_bkeys keys = {0};
     int capped = 0, rv;
     slc_batch *dst = NULL;
-    col_view view;
+    col_view view = {0};
 
-    rv = col_view_open(s, &view);
+    /* The in-memory window before the snapshot: a window written to disk
+     * and dropped from memory in between is then in the snapshot. */
+    rv = col_hot_lookup(s, trace_id, &keys);
+    if (rv == 0)
+        rv = col_view_open(s, &view);
     if (rv != 0)
-        return rv;
-    rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &nkeys, &capped);
+        goto out;
+    rv = col_store_trace_blocks(s, &view, trace_id, max_blocks, &keys, &capped);
     if (rv != 0)
         goto out;
     dst = slc_batch_new();
@@ -1235,10 +1260,8 @@ int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_b
         rv = SL_ENOMEM;
         goto out;
     }
-    /* col_store_trace_blocks left out blocks dropped by retention or
-     * replaced by sealing. */
-    for (uint32_t i = 0; i < nkeys && rv == 0; i++)
-        rv = gather(s, &view, keys[i], trace_id, want_spans, dst);
+    for (size_t i = 0; i < keys.n && rv == 0; i++)
+        rv = gather(s, &view, keys.k[i], trace_id, want_spans, dst);
     if (rv == 0 && dst->nspans == 0 && dst->nlogs == 0)
         rv = SL_ENOTFOUND;
     if (rv == 0) {
@@ -1250,7 +1273,7 @@ int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_b
 out:
     col_view_close(s, &view);
     slc_batch_free(dst);
-    free(keys);
+    free(keys.k);
     return rv;
 }
 
@@ -1391,4 +1414,8 @@ void col_store_get_stats(col_store *s, col_store_stats *st)
     st->sealed_until_ns = atomic_load(&s->sealed_ns);
     st->seal_last_ms = atomic_load(&s->seal_last_ms);
     st->retention_last_ms = atomic_load(&s->ret_last_ms);
+    st->tidx_windows = atomic_load(&s->hot_windows);
+    st->tidx_rows = atomic_load(&s->hot_rows);
+    st->tidx_pairs = atomic_load(&s->hot_pairs);
+    st->tidx_reindexed_frames = atomic_load(&s->hot_reindexed);
 }

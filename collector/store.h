@@ -349,6 +349,10 @@ typedef struct col_store_stats {
     uint64_t retention_runs;
     uint64_t retention_cutoff_ns;        /* blocks older than this were dropped */
     uint64_t retention_last_ms;          /* duration of the last pass */
+    uint64_t tidx_windows;          /* in-memory trace index windows written */
+    uint64_t tidx_rows;             /* tidx rows they wrote (one per trace per window) */
+    uint64_t tidx_pairs;            /* (trace, frame) pairs they covered */
+    uint64_t tidx_reindexed_frames; /* frames re-indexed at open (after a crash) */
     uint64_t seal_runs;                  /* sealing passes */
     uint64_t sealed_frames, sealed_items, sealed_blocks;
     uint64_t seal_bytes_in, seal_bytes_out; /* frame bytes replaced, sealed bytes written */

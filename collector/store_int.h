@@ -118,6 +118,10 @@ struct col_store {
     atomic_uint_fast64_t seal_bytes_in, seal_bytes_out, seal_last_ms;
     pthread_mutex_t seal_pass_mu; /* one pass at a time */
 
+    /* Trace index of the newest frames, in memory (store_hotidx.c). */
+    struct col_hot *hot;
+    atomic_uint_fast64_t hot_rows, hot_pairs, hot_windows, hot_reindexed;
+
     /* Retention (store_retention.c). */
     pthread_mutex_t ret_mu;
     pthread_cond_t ret_cv;
@@ -239,6 +243,14 @@ void col_store_retention_stop(col_store *s);
 /* Read limits for stored frames (they passed the limits of their day). */
 void col_store_read_limits(slc_wire_limits *l);
 
+/* A growable list of block keys; k is malloc'd, owned by the list's user. */
+typedef struct col_bkeys {
+    uint8_t (*k)[COL_BLOCK_KEY_LEN];
+    size_t n, cap;
+} col_bkeys;
+int col_bkeys_add(col_bkeys *l, const uint8_t *k); /* 0 or SL_ENOMEM */
+void col_bkeys_sort_unique(col_bkeys *l);
+
 /* A consistent view for one read: the sealing watermark and retention
  * cutoff loaded first, then a snapshot, so a read that follows index rows
  * to blocks sees either a frame (and its rows) or the sealed block that
@@ -260,14 +272,13 @@ static inline int col_view_dead(const col_view *v, const uint8_t *k)
     return col_key_dead(k, v->cutoff, v->sealed);
 }
 
-/* The live block keys the trace index lists for trace_id in view v, at
- * most max_blocks (0 means 4096; *capped set when more exist).  On success
- * *keys is a malloc'd array of *nkeys keys owned by the caller.  Returns
- * 0, SL_ENOTFOUND when the index lists none, SL_ENOMEM or a RocksDB
- * error. */
+/* Adds to keys the block keys the trace index lists for trace_id in view
+ * v, then drops the dead ones (keys may already hold keys from
+ * col_hot_lookup), sorts them and removes duplicates; at most max_blocks
+ * are kept (0 means 4096; *capped set when more exist).  Returns 0,
+ * SL_ENOTFOUND when no live key is left, SL_ENOMEM or a RocksDB error. */
 int col_store_trace_blocks(col_store *s, const col_view *v, const uint8_t trace_id[16],
-                           uint32_t max_blocks, uint8_t (**keys)[COL_BLOCK_KEY_LEN],
-                           uint32_t *nkeys, int *capped);
+                           uint32_t max_blocks, col_bkeys *keys, int *capped);
 
 /* Appends to dst the spans (when want_spans) and log records of trace tid
  * found in src (borrowed).  0 or SL_ENOMEM. */
@@ -288,5 +299,28 @@ typedef int (*col_gather_fn)(col_store *s, const col_view *view, const uint8_t *
                              const uint8_t tid[16], int want_spans, slc_batch *dst);
 int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                         int want_spans, col_gather_fn gather, slc_batch **out, int *blocks_capped);
+
+/* Assigns the next frame key: strictly growing (store.c). */
+void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN]);
+
+/* ---- the in-memory trace index of the newest frames (store_hotidx.c) ----
+ * Ingest: col_hot_begin assigns a frame's key and marks it in flight;
+ * col_hot_end (after the frame's write, b = NULL if it failed) records
+ * the frame's trace ids and clears the mark; it returns SL_ENOMEM when the
+ * ids could not be recorded (the caller then writes the frame's own tidx
+ * rows).  Every second a thread writes the window as one tidx row per
+ * trace.  col_hot_lookup appends the frame keys in memory for a trace
+ * (call it before taking the read's snapshot).  col_hot_open re-indexes
+ * the frames that a crash left out of the tidx family and starts the
+ * thread; col_hot_close writes what is left and frees everything. */
+typedef struct col_hot col_hot;
+int col_hot_open(col_store *s, char *err, size_t errlen);
+void col_hot_close(col_store *s);
+void col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN]);
+int col_hot_end(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN], const slc_batch *b);
+int col_hot_lookup(col_store *s, const uint8_t tid[16], col_bkeys *out);
+
+/* 64-bit mixer for hash tables (store.c). */
+uint64_t col_mix64(uint64_t x);
 
 #endif /* COL_STORE_INT_H */
