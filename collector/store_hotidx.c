@@ -512,21 +512,14 @@ int col_hot_open(col_store *s, char *err, size_t errlen)
         rv = col_hot_reindex(s, start);
     } else {
         /* A store from before the in-memory window (every frame has its
-         * own rows) or a new one: the index is complete up to now. */
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_BLOCKS]);
+         * own rows) or a new one: the index is complete up to now.  The
+         * start is the newest block time (col_init_block_clock) with
+         * sequence 0, so at most the frames of that nanosecond are
+         * indexed again (harmless); no scan for the newest frame among
+         * the sealed blocks. */
         rocksdb_writeoptions_t *wo = h->wo;
 
-        for (rocksdb_iter_seek_to_last(it); rocksdb_iter_valid(it); rocksdb_iter_prev(it)) {
-            size_t klen = 0;
-            const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
-            if (klen == COL_BLOCK_KEY_LEN && !col_key_sealed(k)) {
-                /* Re-indexing starts at this key (inclusive): one frame
-                 * indexed twice is harmless. */
-                memcpy(start, k, COL_BLOCK_KEY_LEN);
-                break;
-            }
-        }
-        rocksdb_iter_destroy(it);
+        be64_put(start, atomic_load(&s->last_block_ns));
         memcpy(h->written, start, COL_BLOCK_KEY_LEN);
         rocksdb_put_cf(s->db, wo, s->cf[CF_META], "hotidx", 6, (const char *)start,
                        COL_BLOCK_KEY_LEN, &rerr);
