@@ -211,7 +211,7 @@ FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
 FUZZ_EXTRA_config := collector/config.c
 FUZZ_EXTRA_alert_rule := collector/alerts_rule.c $(JANSSON_LIBS)
 FUZZ_EXTRA_query := -Itests/unit $(COLLECTOR_SRC) $(QUERY_SRC) $(SERVER_LIBS) $(CMOCKA_LIBS) -pthread
-FUZZ_EXTRA_cold := collector/coldblock.c $(ZSTD_LIBS)
+FUZZ_EXTRA_cold := collector/coldblock_enc.c collector/coldblock_dec.c $(ZSTD_LIBS)
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz
