@@ -995,9 +995,12 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
 
     if (rv != 0)
         return rv;
-    wb = rocksdb_writebatch_create();
-    col_hot_begin(s, bkey);
+    if (col_hot_begin(s, bkey) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return SL_ENOMEM;
+    }
     hot = 1;
+    wb = rocksdb_writebatch_create();
     dedupe_key(k, dkey);
     if (b->nspans + (uint64_t)b->nlogs > 0) {
         rocksdb_writebatch_put_cf(wb, s->cf[CF_BLOCKS], (const char *)bkey, sizeof bkey,
@@ -1058,7 +1061,10 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
                 msg[0] = '\0';
         }
         if (msg[0] != '\0')
-            col_log(COL_LOG_WARN, "trace index rows of a stored frame not written: %s", msg);
+            col_log(COL_LOG_WARN, "trace index rows of a stored frame not written (%s); it stays "
+                    "marked and is indexed again at the next start", msg);
+        else
+            col_hot_unpin(s, bkey);
     }
 out:
     if (hot)

@@ -54,6 +54,11 @@ struct col_hot_win {
     size_t nent, capent;
     struct col_hot_node *node;
     size_t nnode, capnode;
+    /* Holds frames re-indexed at open: a row whose newest key is at or
+     * below merge_upto may exist already (written before the restart)
+     * with older frames in its value; it is merged, not replaced. */
+    int merge;
+    uint8_t merge_upto[COL_BLOCK_KEY_LEN];
 };
 
 struct col_hot {
@@ -174,10 +179,13 @@ static int col_hot_win_add(struct col_hot_win *w, const uint8_t tid[16],
     return 0;
 }
 
-/* Adds every trace of batch b (spans and logs with a trace id). */
+/* Adds every trace of batch b (spans and logs with a trace id): all or,
+ * on SL_ENOMEM, none (a frame half in the window would share a row key
+ * with the rows the caller then writes for it alone). */
 static int col_hot_win_add_batch(struct col_hot_win *w, const slc_batch *b,
                                  const uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
+    size_t n0 = w->nnode;
     int rv = 0;
 
     for (uint32_t i = 0; i < b->nspans && rv == 0; i++)
@@ -185,6 +193,13 @@ static int col_hot_win_add_batch(struct col_hot_win *w, const slc_batch *b,
     for (uint32_t i = 0; i < b->nlogs && rv == 0; i++)
         if (b->logs[i].flags & SLC_LOG_F_TRACE)
             rv = col_hot_win_add(w, b->logs[i].trace_id, bkey);
+    if (rv != 0) {
+        /* This frame added at most one node per trace, at the head. */
+        for (size_t e = 0; e < w->nent; e++)
+            if (w->ent[e].head > n0)
+                w->ent[e].head = w->node[w->ent[e].head - 1].next;
+        w->nnode = n0;
+    }
     return rv;
 }
 
@@ -232,44 +247,68 @@ void col_bkeys_sort_unique(col_bkeys *l)
 
 /* ---- ingest side ---------------------------------------------------------- */
 
-void col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN])
+int col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN])
 {
     col_hot *h = s->hot;
 
     pthread_mutex_lock(&h->mu);
-    col_next_block_key(s, bkey);
-    memcpy(h->last, bkey, COL_BLOCK_KEY_LEN);
+    /* Room first: a frame written without its in-flight mark could fall
+     * below a window's start and be missed by the re-index after a crash. */
     if (col_hot_room((void **)&h->inflight, h->ninflight, &h->capinflight, COL_BLOCK_KEY_LEN,
                      16) != 0) {
-        /* Not registered: a window closed meanwhile may record a start
-         * past this frame, so it would not be re-indexed after a crash
-         * before the next window.  Extremely unlikely; said in the log. */
-        col_log(COL_LOG_WARN, "trace index: out of memory tracking a frame in flight");
         pthread_mutex_unlock(&h->mu);
-        return;
+        return SL_ENOMEM;
     }
+    col_next_block_key(s, bkey);
+    memcpy(h->last, bkey, COL_BLOCK_KEY_LEN);
     memcpy(h->inflight[h->ninflight++], bkey, COL_BLOCK_KEY_LEN);
     pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+static void col_hot_unpin_locked(col_hot *h, const uint8_t bkey[COL_BLOCK_KEY_LEN])
+{
+    for (size_t i = 0; i < h->ninflight; i++)
+        if (memcmp(h->inflight[i], bkey, COL_BLOCK_KEY_LEN) == 0) {
+            memcpy(h->inflight[i], h->inflight[--h->ninflight], COL_BLOCK_KEY_LEN);
+            return;
+        }
+}
+
+void col_hot_unpin(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN])
+{
+    pthread_mutex_lock(&s->hot->mu);
+    col_hot_unpin_locked(s->hot, bkey);
+    pthread_mutex_unlock(&s->hot->mu);
 }
 
 int col_hot_end(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN], const slc_batch *b)
 {
     col_hot *h = s->hot;
-    int rv = 0, wake = 0;
+    int rv = 0;
 
     pthread_mutex_lock(&h->mu);
     if (b != NULL)
         rv = col_hot_win_add_batch(h->cur, b, bkey);
-    for (size_t i = 0; i < h->ninflight; i++)
-        if (memcmp(h->inflight[i], bkey, COL_BLOCK_KEY_LEN) == 0) {
-            memcpy(h->inflight[i], h->inflight[--h->ninflight], COL_BLOCK_KEY_LEN);
-            break;
-        }
-    wake = h->cur->nnode >= COL_HOT_MAX_NODES;
-    if (wake)
+    if (rv == 0)
+        col_hot_unpin_locked(h, bkey);
+    if (h->cur->nnode >= COL_HOT_MAX_NODES)
         pthread_cond_signal(&h->cv);
     pthread_mutex_unlock(&h->mu);
     return rv;
+}
+
+uint64_t col_hot_oldest_inflight_ns(col_store *s)
+{
+    col_hot *h = s->hot;
+    uint64_t t = UINT64_MAX;
+
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->ninflight; i++)
+        if (be64_get(h->inflight[i]) < t)
+            t = be64_get(h->inflight[i]);
+    pthread_mutex_unlock(&h->mu);
+    return t;
 }
 
 int col_hot_lookup(col_store *s, const uint8_t tid[16], col_bkeys *out)
@@ -329,6 +368,39 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
         }
         memcpy(key, t->tid, 16);
         memcpy(key + 16, newest, COL_BLOCK_KEY_LEN);
+        if (w->merge && memcmp(newest, w->merge_upto, COL_BLOCK_KEY_LEN) <= 0) {
+            char *rerr = NULL;
+            size_t olen = 0;
+            char *old = rocksdb_get_cf(s->db, s->ropts, s->cf[CF_TIDX], (const char *)key,
+                                       sizeof key, &olen, &rerr);
+            if (rerr != NULL) {
+                free(val);
+                rocksdb_free(old);
+                return col_store_rocks_err(rerr, "reading a trace index row to merge", NULL, 0);
+            }
+            if (old != NULL && olen > 1 && (uint8_t)old[0] == COL_HOT_VAL_VERSION) {
+                size_t c = off + olen;
+                void *p = c > cap ? realloc(val, c) : val;
+                if (p == NULL) {
+                    free(val);
+                    rocksdb_free(old);
+                    return SL_ENOMEM;
+                }
+                val = p;
+                if (c > cap)
+                    cap = c;
+                for (size_t o = 1; o + COL_BLOCK_KEY_LEN <= olen; o += COL_BLOCK_KEY_LEN) {
+                    int dup = memcmp(old + o, newest, COL_BLOCK_KEY_LEN) == 0;
+                    for (size_t q = 1; q < off && !dup; q += COL_BLOCK_KEY_LEN)
+                        dup = memcmp(val + q, old + o, COL_BLOCK_KEY_LEN) == 0;
+                    if (!dup) {
+                        memcpy(val + off, old + o, COL_BLOCK_KEY_LEN);
+                        off += COL_BLOCK_KEY_LEN;
+                    }
+                }
+            }
+            rocksdb_free(old);
+        }
         /* A trace in one frame only needs no value (the old row format). */
         rocksdb_writebatch_put_cf(wb, s->cf[CF_TIDX], (const char *)key, sizeof key,
                                   (const char *)val, off > 1 ? off : 0);
@@ -374,8 +446,9 @@ static int col_hot_flush(col_store *s)
     memcpy(start, h->closing_start, COL_BLOCK_KEY_LEN);
     pthread_mutex_unlock(&h->mu);
 
-    /* Only this thread (under flush_mu) changes h->closing, and ingest
-     * never writes it: reading it unlocked is safe. */
+    /* w is only read from here on: ingest writes h->cur only, readers
+     * read w under h->mu, and it is freed only after h->closing is
+     * cleared under h->mu (by this thread, under flush_mu). */
     wb = rocksdb_writebatch_create();
     rv = col_hot_put_rows(s, wb, w);
     if (rv != 0)
@@ -465,6 +538,10 @@ static int col_hot_reindex(col_store *s, const uint8_t start[COL_BLOCK_KEY_LEN])
         slc_batch_free(b);
     }
     rocksdb_iter_destroy(it);
+    if (frames > 0) {
+        h->cur->merge = 1;
+        memcpy(h->cur->merge_upto, h->last, COL_BLOCK_KEY_LEN);
+    }
     if (bad > 0)
         col_log(COL_LOG_WARN, "trace index: %llu stored frames did not decode and stay unindexed",
                 (unsigned long long)bad);
@@ -521,6 +598,7 @@ int col_hot_open(col_store *s, char *err, size_t errlen)
 
         be64_put(start, atomic_load(&s->last_block_ns));
         memcpy(h->written, start, COL_BLOCK_KEY_LEN);
+        memcpy(h->last, start, COL_BLOCK_KEY_LEN);
         rocksdb_put_cf(s->db, wo, s->cf[CF_META], "hotidx", 6, (const char *)start,
                        COL_BLOCK_KEY_LEN, &rerr);
         if (rerr != NULL)

@@ -304,20 +304,25 @@ int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_b
 void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN]);
 
 /* ---- the in-memory trace index of the newest frames (store_hotidx.c) ----
- * Ingest: col_hot_begin assigns a frame's key and marks it in flight;
- * col_hot_end (after the frame's write, b = NULL if it failed) records
- * the frame's trace ids and clears the mark; it returns SL_ENOMEM when the
- * ids could not be recorded (the caller then writes the frame's own tidx
- * rows).  Every second a thread writes the window as one tidx row per
- * trace.  col_hot_lookup appends the frame keys in memory for a trace
+ * Ingest: col_hot_begin assigns a frame's key and marks it in flight
+ * (SL_ENOMEM: nothing assigned, refuse the write); col_hot_end (after the
+ * frame's write, b = NULL if it failed) records the frame's trace ids and
+ * clears the mark; on SL_ENOMEM it recorded none and the mark stays: the
+ * caller writes the frame's own tidx rows, then calls col_hot_unpin (a
+ * frame still marked is re-indexed after a crash).  Sealing stays below
+ * col_hot_oldest_inflight_ns (UINT64_MAX when none): a frame still being
+ * written must not fall under the sealed watermark.  Every second a
+ * thread writes the window as one tidx row per trace.  col_hot_lookup appends the frame keys in memory for a trace
  * (call it before taking the read's snapshot).  col_hot_open re-indexes
  * the frames that a crash left out of the tidx family and starts the
  * thread; col_hot_close writes what is left and frees everything. */
 typedef struct col_hot col_hot;
 int col_hot_open(col_store *s, char *err, size_t errlen);
 void col_hot_close(col_store *s);
-void col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN]);
+int col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN]);
 int col_hot_end(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN], const slc_batch *b);
+void col_hot_unpin(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN]);
+uint64_t col_hot_oldest_inflight_ns(col_store *s);
 int col_hot_lookup(col_store *s, const uint8_t tid[16], col_bkeys *out);
 
 /* 64-bit mixer for hash tables (store.c). */

@@ -234,6 +234,13 @@ int col_store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns, ui
     /* Frames are read once: do not push the read side's hot blocks out of
      * the cache. */
     rocksdb_readoptions_set_fill_cache(ro, 0);
+    {
+        /* Never past a frame still being written: once the watermark
+         * passed it, it would count as sealed. */
+        uint64_t inflight = col_hot_oldest_inflight_ns(s);
+        if (before_ns > inflight)
+            before_ns = inflight;
+    }
     from = atomic_load(&s->sealed_ns);
     if (from < atomic_load(&s->cutoff_ns))
         from = atomic_load(&s->cutoff_ns); /* retention drops those anyway */

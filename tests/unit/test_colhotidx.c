@@ -171,6 +171,13 @@ static void test_clean_restart(void **state)
     /* At most the newest frame again (the start key is inclusive). */
     assert_true(stats(s).tidx_reindexed_frames <= 1);
     check_traces(s, 12);
+    /* The window holding the re-indexed frame is written before any new
+     * frame: its row must not replace the one listing the older frames. */
+    wait_windows(s, 1);
+    check_traces(s, 12);
+    col_store_close(s);
+    assert_int_equal(col_store_open(dir, NULL, &s, err, sizeof err), 0);
+    check_traces(s, 12);
     write_frames(s, 12, 15);
     check_traces(s, 15);
     tu_store_close(dir, s);
