@@ -309,6 +309,8 @@ uint64_t col_hot_oldest_inflight_ns(col_store *s)
     col_hot *h = s->hot;
     uint64_t t = UINT64_MAX;
 
+    if (h == NULL)
+        return t; /* closed: the seal-and-compact at close runs after it */
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->ninflight; i++)
         if (be64_get(h->inflight[i]) < t)

@@ -183,6 +183,38 @@ static void test_clean_restart(void **state)
     tu_store_close(dir, s);
 }
 
+/* --compact-on-exit: close writes the window, then seals and compacts
+ * everything (the benchmarks' bytes-on-disk path). */
+static void test_close_seals_and_compacts(void **state)
+{
+    char *dir = tu_tmpdir();
+    col_store *s;
+    col_store_opts o = {0};
+    char err[256];
+    size_t frames = 0, sealed = 0;
+
+    (void)state;
+    o.compact_on_close = 1;
+    assert_int_equal(col_store_open(dir, &o, &s, err, sizeof err), 0);
+    write_frames(s, 0, 9);
+    col_store_close(s);
+    assert_int_equal(col_store_open(dir, NULL, &s, err, sizeof err), 0);
+    check_traces(s, 9);
+    {
+        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_BLOCKS]);
+        for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+            size_t kl = 0;
+            const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+            frames++;
+            sealed += kl == COL_BLOCK_KEY_LEN && col_key_sealed(k);
+        }
+        rocksdb_iter_destroy(it);
+    }
+    assert_true(frames > 0);
+    assert_int_equal(sealed, frames);
+    tu_store_close(dir, s);
+}
+
 static void test_crash_reindexes(void **state)
 {
     char *dir = tu_tmpdir();
@@ -234,6 +266,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_then_rows),
         cmocka_unit_test(test_clean_restart),
+        cmocka_unit_test(test_close_seals_and_compacts),
         cmocka_unit_test(test_crash_reindexes),
     };
 
