@@ -97,7 +97,12 @@ pid_t bu_start_collector(const char *bin, const char *dir, const char *url,
     if (pid == 0) {
         char w[16];
         snprintf(w, sizeof w, "%d", workers);
-        int fd = open("/dev/null", O_WRONLY);
+        /* SIGHTLINE_BENCH_COLLECTOR_LOG=FILE keeps the collectors' logs
+         * (appended) to see where a run spends its time. */
+        const char *keep = getenv("SIGHTLINE_BENCH_COLLECTOR_LOG");
+        int fd = keep != NULL && keep[0] != '\0'
+                     ? open(keep, O_WRONLY | O_CREAT | O_APPEND, 0644)
+                     : open("/dev/null", O_WRONLY);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);

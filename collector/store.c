@@ -141,15 +141,13 @@ static rocksdb_options_t *col_cf_options(col_store *s, int cf, const col_store_o
         rocksdb_options_set_write_buffer_size(opt, (size_t)32 << 20);
         rocksdb_options_set_max_write_buffer_number(opt, 3);
         rocksdb_options_set_prefix_extractor(opt, rocksdb_slicetransform_create_fixed_prefix(16));
-        /* ~0.7 rows per span under random keys: in the default skiplist
-         * memtable every insert walked ~20 levels of cache misses and took
-         * half the collector's CPU.  A hash of the 16-byte prefix (a list
-         * per trace id) makes an insert O(1) and keeps trace reads from
-         * the memtable at a few ms; the sort moves to the flush thread.
-         * (A vector memtable inserted faster but sorted its whole copy on
-         * every read: 0.5 s per trace.)  Needs
-         * allow_concurrent_memtable_write off (see col_store_open). */
-        rocksdb_options_set_hash_link_list_rep(opt, (size_t)1 << 20);
+        /* The default skiplist memtable.  Rows come in sorted batches (one
+         * per trace per second from the in-memory window, one per trace
+         * per sealed block), so each insert lands next to the previous
+         * one.  The hash-link-list memtable used while ingest wrote ~0.5
+         * random rows per span made inserts O(1) but sorted every row
+         * again at flush: with sealing's rows on top, 2 x 375k rows took
+         * ~3 s of a flush thread at the log benchmark's close. */
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(opt, 0.05);
         rocksdb_block_based_options_set_whole_key_filtering(bbt, 0);
         rocksdb_block_based_options_set_filter_policy(bbt, rocksdb_filterpolicy_create_bloom_full(10));
@@ -339,10 +337,6 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     rocksdb_options_set_create_if_missing(s->dbopts, 1);
     rocksdb_options_set_create_missing_column_families(s->dbopts, 1);
     rocksdb_options_increase_parallelism(s->dbopts, 2);
-    /* The tidx memtable (hash link list) does not support concurrent
-     * inserts; with two cores the write group leader inserting for all
-     * writers costs nothing measurable. */
-    rocksdb_options_set_allow_concurrent_memtable_write(s->dbopts, 0);
     rocksdb_options_set_max_background_jobs(s->dbopts, 4);
     rocksdb_options_set_max_total_wal_size(s->dbopts, (uint64_t)512 << 20);
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
@@ -888,9 +882,8 @@ out:
     return rv;
 }
 
-static void col_tidx_add(col_store *s, rocksdb_writebatch_t *wb, uint32_t *slot, size_t mask,
-                         const uint8_t (*ids[])[16], size_t *n, const uint8_t (*tid)[16],
-                         uint8_t tkey[COL_TIDX_KEY_LEN])
+static void col_tidx_add(uint32_t *slot, size_t mask, const uint8_t (*ids[])[16], size_t *n,
+                         const uint8_t (*tid)[16])
 {
     uint64_t a, c;
 
@@ -901,14 +894,19 @@ static void col_tidx_add(col_store *s, rocksdb_writebatch_t *wb, uint32_t *slot,
         if (e == 0) {
             ids[*n] = tid;
             slot[i] = (uint32_t)++*n;
-            memcpy(tkey, *tid, 16);
-            rocksdb_writebatch_put_cf(wb, s->cf[CF_TIDX], (const char *)tkey, COL_TIDX_KEY_LEN,
-                                      "", 0);
             return;
         }
         if (memcmp(*ids[e - 1], *tid, 16) == 0)
             return;
     }
+}
+
+/* Orders pointers to trace ids by the ids' bytes. */
+static int col_tid_ptr_cmp(const void *x, const void *y)
+{
+    const uint8_t(*const *a)[16] = x;
+    const uint8_t(*const *b)[16] = y;
+    return memcmp(**a, **b, 16);
 }
 
 int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
@@ -930,12 +928,17 @@ int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
     }
     memcpy(tkey + 16, bkey, COL_BLOCK_KEY_LEN);
     for (uint32_t i = 0; i < b->nspans; i++)
-        col_tidx_add(s, wb, slot, cap - 1, ids, &n,
-                     (const uint8_t(*)[16])b->spans[i].trace_id, tkey);
+        col_tidx_add(slot, cap - 1, ids, &n, (const uint8_t(*)[16])b->spans[i].trace_id);
     for (uint32_t i = 0; i < b->nlogs; i++)
         if ((b->logs[i].flags & SLC_LOG_F_TRACE) && !slc_is_zero(b->logs[i].trace_id, 16))
-            col_tidx_add(s, wb, slot, cap - 1, ids, &n,
-                         (const uint8_t(*)[16])b->logs[i].trace_id, tkey);
+            col_tidx_add(slot, cap - 1, ids, &n, (const uint8_t(*)[16])b->logs[i].trace_id);
+    /* In key order: the skiplist memtable inserts a sorted run next to the
+     * previous key instead of searching from the top for each. */
+    qsort(ids, n, sizeof *ids, col_tid_ptr_cmp);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(tkey, *ids[i], 16);
+        rocksdb_writebatch_put_cf(wb, s->cf[CF_TIDX], (const char *)tkey, COL_TIDX_KEY_LEN, "", 0);
+    }
     free(slot);
     free(ids);
     return 0;

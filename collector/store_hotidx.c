@@ -197,7 +197,7 @@ static int col_hot_win_add_batch(struct col_hot_win *w, const slc_batch *b,
     for (uint32_t i = 0; i < b->nspans && rv == 0; i++)
         rv = col_hot_win_add(w, b->spans[i].trace_id, bkey);
     for (uint32_t i = 0; i < b->nlogs && rv == 0; i++)
-        if (b->logs[i].flags & SLC_LOG_F_TRACE)
+        if ((b->logs[i].flags & SLC_LOG_F_TRACE) && !slc_is_zero(b->logs[i].trace_id, 16))
             rv = col_hot_win_add(w, b->logs[i].trace_id, bkey);
     if (rv != 0) {
         /* This frame added at most one node per trace, at the head. */
@@ -337,14 +337,29 @@ int col_hot_lookup(col_store *s, const uint8_t tid[16], col_bkeys *out)
 /* One row per trace: key = trace id | newest frame key (retention and
  * sealing drop the row when that frame is dead: all older ones are too);
  * value = version, then the other frame keys. */
+static int col_hot_ent_cmp(const void *x, const void *y)
+{
+    const struct col_hot_ent *const *a = x, *const *b = y;
+    return memcmp((*a)->tid, (*b)->tid, 16);
+}
+
 static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct col_hot_win *w)
 {
     uint8_t key[COL_TIDX_KEY_LEN];
     uint8_t *val = NULL;
     size_t cap = 0;
+    const struct col_hot_ent **order = malloc((w->nent + 1) * sizeof *order);
 
+    if (order == NULL)
+        return SL_ENOMEM;
+    /* In key order: the skiplist memtable then inserts each row next to
+     * the previous one instead of searching from the top (and a flush
+     * has nothing to sort). */
+    for (size_t e = 0; e < w->nent; e++)
+        order[e] = &w->ent[e];
+    qsort(order, w->nent, sizeof *order, col_hot_ent_cmp);
     for (size_t e = 0; e < w->nent; e++) {
-        const struct col_hot_ent *t = &w->ent[e];
+        const struct col_hot_ent *t = order[e];
         const uint8_t *newest = NULL;
         size_t n = 0, off = 1;
 
@@ -361,6 +376,7 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
             void *p = realloc(val, c);
             if (p == NULL) {
                 free(val);
+                free(order);
                 return SL_ENOMEM;
             }
             val = p;
@@ -383,6 +399,7 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
                                        sizeof key, &olen, &rerr);
             if (rerr != NULL) {
                 free(val);
+                free(order);
                 rocksdb_free(old);
                 return col_store_rocks_err(rerr, "reading a trace index row to merge", NULL, 0);
             }
@@ -391,6 +408,7 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
                 void *p = c > cap ? realloc(val, c) : val;
                 if (p == NULL) {
                     free(val);
+                    free(order);
                     rocksdb_free(old);
                     return SL_ENOMEM;
                 }
@@ -414,6 +432,7 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
                                   (const char *)val, off > 1 ? off : 0);
     }
     free(val);
+    free(order);
     return 0;
 }
 
