@@ -44,7 +44,9 @@ static void usage(FILE *f)
             "  --attrs20        use 20-attribute spans (the OpenTelemetry Collector's test shape)\n"
             "  --collector PATH collector binary (default: next to this binary)\n"
             "  --json           print one JSON object\n"
-            "  --help           this text\n");
+            "  --help           this text\n\n"
+            "Environment: SIGHTLINE_BENCH_COLLECTOR_LOG=FILE appends the collectors' logs to FILE\n"
+            "(otherwise discarded).\n");
 }
 
 typedef struct sender {
