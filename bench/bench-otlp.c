@@ -65,7 +65,9 @@ static void usage(FILE *f)
             "  --runs N         repetitions; medians are reported (default 3)\n"
             "  --collector PATH collector binary (default: next to this binary)\n"
             "  --json           print one JSON object\n"
-            "  --help           this text\n");
+            "  --help           this text\n\n"
+            "Environment: SIGHTLINE_BENCH_COLLECTOR_LOG=FILE appends the collectors' logs to FILE\n"
+            "(otherwise discarded).\n");
 }
 
 /* ---- a growable buffer (benchmark setup only: failure is fatal) ---------- */

@@ -60,7 +60,9 @@ static void usage(FILE *f)
             "  --collector PATH collector binary to start (default: next to this binary)\n"
             "  --compression N  sl_config.compression: 0 auto (default; none on loopback),\n"
             "                   -1 never, 1..9 zlib level\n"
-            "  --help           this text\n");
+            "  --help           this text\n\n"
+            "Environment: SIGHTLINE_BENCH_COLLECTOR_LOG=FILE appends the collectors' logs to FILE\n"
+            "(otherwise discarded).\n");
 }
 
 static uint64_t mono_ns(void)
