@@ -159,16 +159,8 @@ static int charge(dec *d, uint64_t n, uint64_t sz, const char *what)
 
 static int grow(dec *d, void **arr, uint32_t *cap, uint32_t need, size_t sz)
 {
-    if (need <= *cap)
-        return SL_OK;
-    uint64_t nc = *cap ? (uint64_t)*cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *p = nc > UINT32_MAX ? NULL : realloc(*arr, (size_t)nc * sz);
-    if (p == NULL)
+    if (slc_grow(arr, cap, need, sz) != 0)
         return fail(d, SL_ENOMEM, "out of memory");
-    *arr = p;
-    *cap = (uint32_t)nc;
     return SL_OK;
 }
 

@@ -191,18 +191,10 @@ static inline void put_val(enc *e, vbuf *s, uint64_t v)
 /* Grows an array of *cap elements of sz bytes to hold need. */
 static int egrow(enc *e, void **arr, uint32_t *cap, uint32_t need, size_t sz)
 {
-    if (need <= *cap)
-        return SL_OK;
-    uint64_t nc = *cap ? (uint64_t)*cap * 2 : 64;
-    while (nc < need)
-        nc *= 2;
-    void *p = nc > UINT32_MAX ? NULL : realloc(*arr, (size_t)nc * sz);
-    if (p == NULL) {
+    if (slc_grow(arr, cap, need, sz) != 0) {
         e->oom = 1;
         return SL_ENOMEM;
     }
-    *arr = p;
-    *cap = (uint32_t)nc;
     return SL_OK;
 }
 
@@ -574,6 +566,29 @@ static int64_t find_span(const enc *e, const uint32_t *sp, uint32_t n, const uin
     return lo < n && e->ids[lo].id == v ? (int64_t)e->ids[lo].ix : -1;
 }
 
+/* Writes a reference from a span (its parent) or a log (its span) to span
+ * id among the trace's n spans sp[]: 0 for none (all-zero id), index + 1
+ * when the trace holds it, else n + 1 and the raw id in stream raw.
+ * Returns the index, or -1 when there is none in the trace. */
+static int64_t put_span_ref(enc *e, const uint32_t *sp, uint32_t n, const uint8_t id[8], int st,
+                            int raw)
+{
+    int64_t j;
+
+    if (slc_is_zero(id, 8)) {
+        put_varint(e, &e->st[st], 0);
+        return -1;
+    }
+    j = find_span(e, sp, n, id);
+    if (j < 0) {
+        put_varint(e, &e->st[st], (uint64_t)n + 1);
+        put_bytes(e, &e->st[raw], id, 8);
+    } else {
+        put_varint(e, &e->st[st], (uint64_t)j + 1);
+    }
+    return j;
+}
+
 /* Appends one trace: its n spans sp[] (sorted by start) and m logs lg[]
  * (sorted by time). */
 static int enc_trace(enc *e, const uint8_t *tid, const uint32_t *sp, uint32_t n,
@@ -603,19 +618,9 @@ static int enc_trace(enc *e, const uint8_t *tid, const uint32_t *sp, uint32_t n,
             return SL_EINVAL;
         put_bytes(e, &e->st[ST_SP_ID], s->span_id, 8);
         uint64_t ref = i ? b->spans[sp[i - 1]].start_ns : base;
-        if (slc_is_zero(s->parent_id, 8)) {
-            put_varint(e, &e->st[ST_SP_PAR], 0);
-        } else {
-            int64_t j = find_span(e, sp, n, s->parent_id);
-            if (j < 0) {
-                put_varint(e, &e->st[ST_SP_PAR], (uint64_t)n + 1);
-                put_bytes(e, &e->st[ST_SP_PID], s->parent_id, 8);
-            } else {
-                put_varint(e, &e->st[ST_SP_PAR], (uint64_t)j + 1);
-                if ((uint64_t)j < i)
-                    ref = b->spans[sp[j]].start_ns;
-            }
-        }
+        int64_t par = put_span_ref(e, sp, n, s->parent_id, ST_SP_PAR, ST_SP_PID);
+        if (par >= 0 && (uint64_t)par < i)
+            ref = b->spans[sp[par]].start_ns;
         put_u8(e, &e->st[ST_SP_KS], (uint8_t)(s->kind | s->status << 4));
         put_val(e, PV(e, ST_SP_START), zz(s->start_ns - ref));
         put_val(e, PV(e, ST_SP_DUR), s->end_ns - s->start_ns);
@@ -653,18 +658,9 @@ static int enc_trace(enc *e, const uint8_t *tid, const uint32_t *sp, uint32_t n,
         uint64_t ref = base;
         if (l->level < 1 || l->level > 24)
             return SL_EINVAL;
-        if (slc_is_zero(l->span_id, 8)) {
-            put_varint(e, &e->st[ST_LG_SPAN], 0);
-        } else {
-            int64_t j = find_span(e, sp, n, l->span_id);
-            if (j < 0) {
-                put_varint(e, &e->st[ST_LG_SPAN], (uint64_t)n + 1);
-                put_bytes(e, &e->st[ST_LG_SID], l->span_id, 8);
-            } else {
-                put_varint(e, &e->st[ST_LG_SPAN], (uint64_t)j + 1);
-                ref = b->spans[sp[j]].start_ns;
-            }
-        }
+        int64_t sj = put_span_ref(e, sp, n, l->span_id, ST_LG_SPAN, ST_LG_SID);
+        if (sj >= 0)
+            ref = b->spans[sp[sj]].start_ns;
         put_val(e, PV(e, ST_LG_TIME), zz(l->time_ns - ref));
         put_u8(e, &e->st[ST_LG_LVL], l->level);
         if ((rc = put_ref(e, &e->st[ST_LG_SVC], l->service)) ||

@@ -395,7 +395,7 @@ void col_store_close(col_store *s)
         return;
     col_store_retention_stop(s);
     col_store_seal_stop(s);
-    col_hot_close(s);
+    col_hot_stop(s);
     if (s->db != NULL && s->compact_on_close) {
         /* Benchmarks measure bytes on disk once everything is sealed and
          * compacted (nothing is being written any more). */
@@ -429,6 +429,7 @@ void col_store_close(col_store *s)
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cfilter[i] != NULL)
             rocksdb_compactionfilter_destroy(s->cfilter[i]);
+    col_hot_free(s);
     col_edges_free(s->edges);
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cfopts[i] != NULL)

@@ -51,9 +51,9 @@ struct col_hot_win {
     uint32_t *slot; /* entry index + 1; 0 = empty */
     size_t mask;
     struct col_hot_ent *ent;
-    size_t nent, capent;
+    uint32_t nent, capent;
     struct col_hot_node *node;
-    size_t nnode, capnode;
+    uint32_t nnode, capnode;
     /* Holds frames re-indexed at open: a row whose newest key is at or
      * below merge_upto may exist already (written before the restart)
      * with older frames in its value; it is merged, not replaced. */
@@ -68,7 +68,7 @@ struct col_hot {
     struct col_hot_win *closing; /* being written to disk; read-only */
     uint8_t closing_start[COL_BLOCK_KEY_LEN];
     uint8_t (*inflight)[COL_BLOCK_KEY_LEN];
-    size_t ninflight, capinflight;
+    uint32_t ninflight, capinflight;
     uint8_t last[COL_BLOCK_KEY_LEN];    /* newest key assigned (or found at open) */
     uint8_t written[COL_BLOCK_KEY_LEN]; /* meta "hotidx" as last committed */
 
@@ -78,24 +78,6 @@ struct col_hot {
     int started, stop;
     rocksdb_writeoptions_t *wo;
 };
-
-/* Makes room for one more element in *arr (n used of *cap): doubles the
- * capacity, starting at first.  0 or SL_ENOMEM (*arr unchanged). */
-static int col_hot_room(void **arr, size_t n, size_t *cap, size_t elem, size_t first)
-{
-    size_t c;
-    void *p;
-
-    if (n < *cap)
-        return 0;
-    c = *cap ? *cap * 2 : first;
-    p = realloc(*arr, c * elem);
-    if (p == NULL)
-        return SL_ENOMEM;
-    *arr = p;
-    *cap = c;
-    return 0;
-}
 
 static uint64_t col_hot_hash(const uint8_t tid[16])
 {
@@ -168,7 +150,7 @@ static int col_hot_win_add(struct col_hot_win *w, const uint8_t tid[16],
         if (memcmp(w->ent[w->slot[i] - 1].tid, tid, 16) == 0)
             break;
     if (w->slot[i] == 0) {
-        if (col_hot_room((void **)&w->ent, w->nent, &w->capent, sizeof *w->ent, 1024) != 0)
+        if (slc_grow((void **)&w->ent, &w->capent, w->nent + 1, sizeof *w->ent) != 0)
             return SL_ENOMEM;
         memcpy(w->ent[w->nent].tid, tid, 16);
         w->ent[w->nent].head = 0;
@@ -177,7 +159,7 @@ static int col_hot_win_add(struct col_hot_win *w, const uint8_t tid[16],
     e = &w->ent[w->slot[i] - 1];
     if (e->head != 0 && memcmp(w->node[e->head - 1].bkey, bkey, COL_BLOCK_KEY_LEN) == 0)
         return 0;
-    if (col_hot_room((void **)&w->node, w->nnode, &w->capnode, sizeof *w->node, 4096) != 0)
+    if (slc_grow((void **)&w->node, &w->capnode, w->nnode + 1, sizeof *w->node) != 0)
         return SL_ENOMEM;
     memcpy(w->node[w->nnode].bkey, bkey, COL_BLOCK_KEY_LEN);
     w->node[w->nnode].next = e->head;
@@ -227,7 +209,7 @@ static int col_hot_win_lookup(const struct col_hot_win *w, const uint8_t tid[16]
 
 int col_bkeys_add(col_bkeys *l, const uint8_t *k)
 {
-    if (col_hot_room((void **)&l->k, l->n, &l->cap, COL_BLOCK_KEY_LEN, 16) != 0)
+    if (slc_grow((void **)&l->k, &l->cap, l->n + 1, COL_BLOCK_KEY_LEN) != 0)
         return SL_ENOMEM;
     memcpy(l->k[l->n++], k, COL_BLOCK_KEY_LEN);
     return 0;
@@ -260,8 +242,7 @@ int col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN])
     pthread_mutex_lock(&h->mu);
     /* Room first: a frame written without its in-flight mark could fall
      * below a window's start and be missed by the re-index after a crash. */
-    if (col_hot_room((void **)&h->inflight, h->ninflight, &h->capinflight, COL_BLOCK_KEY_LEN,
-                     16) != 0) {
+    if (slc_grow((void **)&h->inflight, &h->capinflight, h->ninflight + 1, COL_BLOCK_KEY_LEN) != 0) {
         pthread_mutex_unlock(&h->mu);
         return SL_ENOMEM;
     }
@@ -309,8 +290,6 @@ uint64_t col_hot_oldest_inflight_ns(col_store *s)
     col_hot *h = s->hot;
     uint64_t t = UINT64_MAX;
 
-    if (h == NULL)
-        return t; /* closed: the seal-and-compact at close runs after it */
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->ninflight; i++)
         if (be64_get(h->inflight[i]) < t)
@@ -647,7 +626,7 @@ int col_hot_open(col_store *s, char *err, size_t errlen)
     return 0;
 }
 
-void col_hot_close(col_store *s)
+void col_hot_stop(col_store *s)
 {
     col_hot *h = s->hot;
 
@@ -669,6 +648,14 @@ void col_hot_close(col_store *s)
                 col_log(COL_LOG_WARN, "trace index: final window not written; the next start "
                                       "re-indexes it from the frames");
     }
+}
+
+void col_hot_free(col_store *s)
+{
+    col_hot *h = s->hot;
+
+    if (h == NULL)
+        return;
     col_hot_win_free(h->cur);
     col_hot_win_free(h->closing);
     free(h->inflight);

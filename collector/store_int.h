@@ -246,7 +246,7 @@ void col_store_read_limits(slc_wire_limits *l);
 /* A growable list of block keys; k is malloc'd, owned by the list's user. */
 typedef struct col_bkeys {
     uint8_t (*k)[COL_BLOCK_KEY_LEN];
-    size_t n, cap;
+    uint32_t n, cap;
 } col_bkeys;
 int col_bkeys_add(col_bkeys *l, const uint8_t *k); /* 0 or SL_ENOMEM */
 void col_bkeys_sort_unique(col_bkeys *l);
@@ -315,10 +315,13 @@ void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN]);
  * thread writes the window as one tidx row per trace.  col_hot_lookup appends the frame keys in memory for a trace
  * (call it before taking the read's snapshot).  col_hot_open re-indexes
  * the frames that a crash left out of the tidx family and starts the
- * thread; col_hot_close writes what is left and frees everything. */
+ * thread; col_hot_stop stops it and writes what is left (the window stays
+ * usable: sealing at close asks it for frames in flight); col_hot_free
+ * frees everything (NULL-safe, last). */
 typedef struct col_hot col_hot;
 int col_hot_open(col_store *s, char *err, size_t errlen);
-void col_hot_close(col_store *s);
+void col_hot_stop(col_store *s);
+void col_hot_free(col_store *s);
 int col_hot_begin(col_store *s, uint8_t bkey[COL_BLOCK_KEY_LEN]);
 int col_hot_end(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN], const slc_batch *b);
 void col_hot_unpin(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN]);

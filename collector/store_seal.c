@@ -89,14 +89,8 @@ struct seal_group {
 
 static int seal_add_src(struct seal_group *g, const uint8_t *key)
 {
-    if (g->nsrc == g->capsrc) {
-        uint32_t cap = g->capsrc ? g->capsrc * 2 : 256;
-        void *p = realloc(g->src, (size_t)cap * COL_BLOCK_KEY_LEN);
-        if (p == NULL)
-            return SL_ENOMEM;
-        g->src = p;
-        g->capsrc = cap;
-    }
+    if (slc_grow((void **)&g->src, &g->capsrc, g->nsrc + 1, COL_BLOCK_KEY_LEN) != 0)
+        return SL_ENOMEM;
     memcpy(g->src[g->nsrc++], key, COL_BLOCK_KEY_LEN);
     return 0;
 }

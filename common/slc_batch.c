@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "slc_batch_int.h"
+#include "slc_util.h"
 
 #define ARENA_CHUNK (64 * 1024)
 
@@ -22,25 +23,6 @@ static uint64_t str_hash(const char *s, size_t len)
         h *= 1099511628211ull;
     }
     return h;
-}
-
-/* Grows *arr (of *cap elements of size sz) to hold at least need elements.
- * Returns 0 or SL_ENOMEM (then *arr is unchanged). */
-int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz)
-{
-    if (need <= *cap)
-        return SL_OK;
-    size_t ncap = *cap ? (size_t)*cap * 2 : 16;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > UINT32_MAX)
-        ncap = UINT32_MAX;
-    void *p = realloc(*arr, ncap * sz);
-    if (!p)
-        return SL_ENOMEM;
-    *arr = p;
-    *cap = (uint32_t)ncap;
-    return SL_OK;
 }
 
 static char *arena_alloc(struct slc_batch_mem *m, size_t len)

@@ -19,6 +19,4 @@ struct slc_batch_mem {
     uint32_t cap_strs, cap_spans, cap_logs, cap_attrs, cap_events, cap_links;
 };
 
-int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz);
-
 #endif

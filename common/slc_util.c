@@ -289,3 +289,21 @@ int slc_time_parse(const char *s, uint64_t now_ns, uint64_t *out)
     *out = d > now_ns ? 0 : now_ns - d;
     return SL_OK;
 }
+
+/* slc_util.h: one doubling grower for every growable array. */
+int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz)
+{
+    if (need <= *cap)
+        return SL_OK;
+    size_t ncap = *cap ? (size_t)*cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > UINT32_MAX)
+        ncap = UINT32_MAX;
+    void *p = realloc(*arr, ncap * sz);
+    if (!p)
+        return SL_ENOMEM;
+    *arr = p;
+    *cap = (uint32_t)ncap;
+    return SL_OK;
+}

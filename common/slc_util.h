@@ -20,6 +20,11 @@ void slc_hex_encode(const uint8_t *bytes, size_t n, char *out);
  * Returns 0, or SL_EPARSE if s has a non-hex digit; out is then unchanged. */
 int slc_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n);
 
+/* Grows *arr (of *cap elements of size sz, malloc'd or NULL; the caller
+ * owns it) to hold at least need elements, doubling from 16.  Returns 0
+ * or SL_ENOMEM (then *arr and *cap are unchanged). */
+int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz);
+
 /* 1 if all n bytes are zero. */
 int slc_is_zero(const uint8_t *bytes, size_t n);
 

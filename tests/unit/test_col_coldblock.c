@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "coldblock.h"
+#include "cold_fixcrc.h"
 #include "sightline.h"
 
 /* ---- building batches ------------------------------------------------------ */
@@ -827,40 +828,6 @@ static void test_limits(void **state)
 
 /* ---- truncation and corruption ------------------------------------------------ */
 
-/* Recomputes every CRC of a (corrupted) block where its structure allows,
- * following docs/sealed-block.md, so the decoder gets past them. */
-static void fix_crcs(uint8_t *buf, size_t len)
-{
-    if (len < COL_COLD_HEADER_LEN + 24)
-        return;
-    uint8_t *body = buf + COL_COLD_HEADER_LEN;
-    size_t blen = len - COL_COLD_HEADER_LEN;
-    uint32_t ntr, npg;
-    memcpy(&ntr, body + 4, 4);
-    memcpy(&npg, body + 8, 4);
-    uint64_t dirlen = 20 + (uint64_t)npg * 24 + (uint64_t)ntr * 16 + 4;
-    if (dirlen <= blen) {
-        uint64_t off = dirlen;
-        for (uint32_t i = 0; i < npg; i++) {
-            uint8_t *e = body + 20 + (size_t)i * 24;
-            uint32_t comp, crc;
-            memcpy(&comp, e, 4);
-            if (off + comp > blen)
-                break;
-            crc = (uint32_t)crc32(0L, body + off, comp);
-            memcpy(e + 8, &crc, 4);
-            off += comp;
-        }
-        uint32_t dcrc = (uint32_t)crc32(0L, body, (uInt)(dirlen - 4));
-        memcpy(body + dirlen - 4, &dcrc, 4);
-    }
-    uint32_t bl = (uint32_t)blen, bcrc = (uint32_t)crc32(0L, body, (uInt)blen);
-    memcpy(buf + 16, &bl, 4);
-    memcpy(buf + 24, &bcrc, 4);
-    uint32_t hcrc = (uint32_t)crc32(0L, buf, 28);
-    memcpy(buf + 28, &hcrc, 4);
-}
-
 /* Decoding and gathering a damaged block: no crash, and a success yields a
  * batch that re-encodes. */
 static int try_damaged(const uint8_t *buf, size_t len)
@@ -897,7 +864,7 @@ static void test_truncation(void **state)
         memcpy(cut, blk, n);
         assert_int_not_equal(try_damaged(cut, n), 0);
         /* Also with the lengths and CRCs made consistent again. */
-        fix_crcs(cut, n);
+        cold_fix_crcs(cut, n);
         assert_int_not_equal(try_damaged(cut, n), 0);
         free(cut);
     }
@@ -927,7 +894,7 @@ static void test_corruption(void **state)
             assert_int_not_equal(try_damaged(c, len), 0);
             /* ...and past them, the decoder's own checks must hold. */
             if (pos >= 28) {
-                fix_crcs(c, len);
+                cold_fix_crcs(c, len);
                 (void)try_damaged(c, len);
             }
         }
@@ -936,7 +903,7 @@ static void test_corruption(void **state)
             memcpy(c, blk, len);
             for (int j = 0, n = 1 + (int)rbelow(&r, 4); j < n; j++)
                 c[32 + rbelow(&r, (uint32_t)len - 32)] = (uint8_t)rnext(&r);
-            fix_crcs(c, len);
+            cold_fix_crcs(c, len);
             (void)try_damaged(c, len);
         }
         free(c);
