@@ -5,9 +5,9 @@
  *
  * Why: ingest stores each frame as received (one sequential put, no
  * re-encoding), which costs the frame's own bytes (zlib level 1 over a few
- * hundred spans of one service: ~60 B/span) plus one trace-index row per
- * trace per frame (~0.5 rows per span: the spans of one trace come from
- * several services, so from several frames).  Once frames have settled, a
+ * hundred spans of one service: ~60 B/span), and a trace's index rows name
+ * many small frames (the spans of one trace come from several services, so
+ * from several frames).  Once frames have settled, a
  * background pass merges runs of consecutive frames (time-local, so a
  * search that stops at the newest hits still reads few blocks), groups
  * their spans by trace and encodes them column-wise: the sealed block
