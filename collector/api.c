@@ -66,6 +66,22 @@ void col_api_error(col_api_resp *resp, int status, const char *code, const char 
                            "message", msg);
 }
 
+void col_api_store_error(col_api_resp *resp, int rv, const char *fmt, ...)
+{
+    char what[400];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (rv == SL_EBUSY)
+        col_api_error(resp, 503, "unavailable",
+                      "%s failed: the store is being reopened after the disk filled up; retry",
+                      what);
+    else
+        col_api_error(resp, 500, "store", "%s failed: %s", what, sl_strerror(rv));
+}
+
 void col_api_resp_free(col_api_resp *resp)
 {
     json_decref(resp->body);
@@ -144,7 +160,7 @@ static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp
         return;
     }
     if (rv != 0) {
-        col_api_error(resp, 500, "store", "reading trace %s failed: %s", hex, sl_strerror(rv));
+        col_api_store_error(resp, rv, "reading trace %s", hex);
         return;
     }
     opts.max_spans = (uint32_t)api->trace_max_spans;
@@ -235,7 +251,7 @@ static void col_h_services(const col_api *api, const col_api_req *req, col_api_r
     rv = col_store_service_counts(api->store, since, until, col_add_service, arr);
     if (rv != 0) {
         json_decref(arr);
-        col_api_error(resp, 500, "store", "listing services failed: %s", sl_strerror(rv));
+        col_api_store_error(resp, rv, "listing services");
         return;
     }
     col_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", col_ns_str(since),
@@ -296,7 +312,7 @@ static json_t *col_stats_store(col_store *s)
                                       "sst_bytes", (json_int_t)ss.cf_sst_bytes[i],
                                       "memtable_bytes", (json_int_t)ss.cf_mem_bytes[i]));
     return json_pack("{s:o,s:I,s:I,s:b,s:I,s:I,s:I,s:{s:I,s:o,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I},"
-                     "s:{s:I,s:I,s:I,s:I}}",
+                     "s:{s:I,s:I,s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:I}}",
                      "column_families", cfs,
                      "live_data_bytes", (json_int_t)ss.live_data_bytes,
                      "pending_compaction_bytes", (json_int_t)ss.pending_compaction_bytes,
@@ -314,7 +330,13 @@ static json_t *col_stats_store(col_store *s)
                      col_ns_str(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms,
                      "trace_index", "windows_written", (json_int_t)ss.tidx_windows, "rows_written",
                      (json_int_t)ss.tidx_rows, "trace_frame_pairs", (json_int_t)ss.tidx_pairs,
-                     "frames_reindexed_at_start", (json_int_t)ss.tidx_reindexed_frames);
+                     "frames_reindexed_at_start", (json_int_t)ss.tidx_reindexed_frames, "disk",
+                     "state", ss.disk_state ? ss.disk_state : "ok", "free_bytes",
+                     (json_int_t)ss.disk_free_bytes, "reserve_bytes",
+                     (json_int_t)ss.disk_reserve_bytes, "ballast_bytes",
+                     (json_int_t)ss.disk_ballast_bytes, "low_events", (json_int_t)ss.disk_low_events,
+                     "failures", (json_int_t)ss.disk_failures, "reopens",
+                     (json_int_t)ss.disk_reopens);
 }
 
 static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -469,6 +491,15 @@ static void col_h_metrics(const col_api *api, const col_api_req *req, col_api_re
                "Trace index rows written (one per trace per window).", ss.tidx_rows);
     col_metric(&t, "sightline_trace_index_pairs_total", "counter",
                "(trace, frame) pairs those rows cover.", ss.tidx_pairs);
+    col_metric(&t, "sightline_disk_free_bytes", "gauge",
+               "Free space of the data directory's filesystem.", ss.disk_free_bytes);
+    col_metric(&t, "sightline_disk_reserve_bytes", "gauge",
+               "Free space ingest leaves (0 = no reserve).", ss.disk_reserve_bytes);
+    col_metric(&t, "sightline_disk_ingest_paused", "gauge",
+               "1 while ingest answers RETRY because the disk is full.",
+               ss.disk_state != NULL && strcmp(ss.disk_state, "ok") != 0);
+    col_metric(&t, "sightline_disk_failures_total", "counter",
+               "I/O errors that stopped RocksDB (the store went read-only).", ss.disk_failures);
     col_metric(&t, "sightline_seal_runs_total", "counter", "Sealing passes.", ss.seal_runs);
     col_metric(&t, "sightline_sealed_frames_total", "counter",
                "Frames rewritten into sealed blocks.", ss.sealed_frames);

@@ -95,6 +95,12 @@ int col_api_resp_text(const col_api_resp *resp, char **out, size_t *len);
 void col_api_error(col_api_resp *resp, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A failed store read: 503 "unavailable" while the store is being reopened
+ * (SL_EBUSY: the disk filled up; retry shortly), else 500 "store".  The
+ * message is what failed (printf-style) followed by the error's text. */
+void col_api_store_error(col_api_resp *resp, int rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Reads the time argument name (default dflt; NULL means now): RFC 3339,
  * Unix nanoseconds or an age like 15m, relative to req->now_ns.  Returns 0
  * with *out set, or -1 with a 400 "bad_time" error in *resp. */

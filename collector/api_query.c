@@ -67,7 +67,7 @@ static void colq_store_err(col_api_resp *resp, const char *what, int rv)
     else if (rv == SL_ENOMEM)
         col_api_error(resp, 500, "internal", "%s: out of memory", what);
     else
-        col_api_error(resp, 500, "store", "%s failed: %s", what, sl_strerror(rv));
+        col_api_store_error(resp, rv, "%s", what);
 }
 
 /* Optional string argument: NULL when absent or empty; 400 when longer than

@@ -300,8 +300,7 @@ void col_api_sdk(const col_api *api, const col_api_req *req, col_api_resp *resp)
     if (rv == SL_ENOMEM)
         goto oom;
     if (rv != 0) {
-        col_api_error(resp, 500, "store", "reading the SDK stats records failed: %s",
-                      sl_strerror(rv));
+        col_api_store_error(resp, rv, "reading the SDK stats records");
         goto out;
     }
     qsort(set->v, set->n, sizeof *set->v, cols_by_service);

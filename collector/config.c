@@ -147,7 +147,11 @@ static const struct col_setting col_settings[] = {
     {"http-max-body-bytes", K_INT, OFF(http_max_body_bytes), 0, 1024, 64 << 20, "BYTES",
      "API request bodies (alert rules) larger than this get 413 (receivers: --max-frame-bytes)"},
     {"min-free-disk-mb", K_INT, OFF(min_free_disk_mb), 0, 0, 1048576, "MB",
-     "refuse writes (senders get RETRY) while the data disk has less free space (0 = no check)"},
+     "refuse writes (senders get RETRY) while the data disk has less free space than this or "
+     "than the memtables hold (0 = no check)"},
+    {"disk-ballast-mb", K_INT, OFF(disk_ballast_mb), 0, -1, 1048576, "MB",
+     "a file kept in --data and deleted when the reserve is crossed, so RocksDB can finish "
+     "what it is writing (-1 = half of --min-free-disk-mb, 0 = none)"},
     {"ingest-max-conns", K_INT, OFF(ingest_max_conns), 0, 1, 1000000, "N",
      "concurrent ingest connections over all --listen URLs; more are closed on arrival"},
 };
@@ -185,6 +189,7 @@ void col_config_defaults(col_config *c)
     c->http_max_url_bytes = 8192;
     c->http_max_body_bytes = 1 << 20;
     c->min_free_disk_mb = 64;
+    c->disk_ballast_mb = -1;
     c->seal_after_ns = 60ULL * 1000000000ULL;
     c->seal_interval_ns = 10ULL * 1000000000ULL;
     c->seal_block_items = 16384;

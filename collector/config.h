@@ -68,6 +68,7 @@ typedef struct col_config {
     int http_max_url_bytes;               /* "http-max-url-bytes" */
     int http_max_body_bytes;              /* "http-max-body-bytes": API request bodies */
     int min_free_disk_mb;                 /* "min-free-disk-mb": 0 = no check */
+    int disk_ballast_mb;                  /* "disk-ballast-mb": -1 = half the reserve, 0 = none */
     uint64_t seal_after_ns;               /* "seal-after": 0 = never seal */
     uint64_t seal_interval_ns;            /* "seal-interval" */
     int seal_block_items;                 /* "seal-block-items" */

@@ -213,6 +213,7 @@ int main(int argc, char **argv)
     so.block_cache_mb = cfg.block_cache_mb;
     so.write_buffer_mb = cfg.write_buffer_mb;
     so.min_free_mb = cfg.min_free_disk_mb > 0 ? cfg.min_free_disk_mb : -1;
+    so.ballast_mb = cfg.disk_ballast_mb < 0 ? 0 : cfg.disk_ballast_mb == 0 ? -1 : cfg.disk_ballast_mb;
     /* The budget: half for memtables, a quarter for frames in flight, the
      * rest for the block cache, the edge tracker and the process. */
     so.memtables_mb = cfg.memory_budget_mb / 2;

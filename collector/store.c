@@ -231,6 +231,10 @@ static int col_check_format(col_store *s, int *fresh, char *err, size_t errlen)
     if (rerr != NULL)
         return col_store_rocks_err(rerr, "reading the format version", err, errlen);
     *fresh = v == NULL;
+    if (v == NULL && atomic_load(&s->db_read_only)) {
+        snprintf(err, errlen, "the store has no format version and cannot be written now");
+        return SL_ESTORE;
+    }
     if (v == NULL) {
         rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], "format", 6, COL_FORMAT_VERSION,
                        strlen(COL_FORMAT_VERSION), &rerr);
@@ -269,6 +273,8 @@ static int col_meta_since(col_store *s, const char *name, int fresh, uint64_t *o
         return 0;
     }
     *out = fresh ? 0 : slc_now_ns();
+    if (atomic_load(&s->db_read_only))
+        return 0; /* written by the first read-write open */
     be64_put(be, *out);
     rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], name, strlen(name), (const char *)be, 8,
                    &rerr);
@@ -277,14 +283,69 @@ static int col_meta_since(col_store *s, const char *name, int fresh, uint64_t *o
     return 0;
 }
 
+int col_db_open(col_store *s, int read_only, char *err, size_t errlen)
+{
+    const rocksdb_options_t *cfo[CF_COUNT];
+    char *rerr = NULL;
+    int rv;
+
+    for (int i = 0; i < CF_COUNT; i++)
+        cfo[i] = s->cfopts[i];
+    if (read_only)
+        s->db = rocksdb_open_for_read_only_column_families(s->dbopts, s->dir, CF_COUNT,
+                                                           col_cf_names, cfo, s->cf, 0, &rerr);
+    else
+        s->db = rocksdb_open_column_families(s->dbopts, s->dir, CF_COUNT, col_cf_names, cfo,
+                                             s->cf, &rerr);
+    if (rerr != NULL) {
+        rv = col_store_rocks_err(rerr, read_only ? "opening RocksDB read-only" : "opening RocksDB",
+                                 err, errlen);
+        if (strstr(err, "lock") != NULL && strlen(err) + 60 < errlen)
+            snprintf(err + strlen(err), errlen - strlen(err),
+                     " (is another collector using this --data directory?)");
+        s->db = NULL;
+        memset(s->cf, 0, sizeof s->cf);
+        return rv;
+    }
+    atomic_store(&s->db_read_only, read_only);
+    atomic_store(&s->db_failed, 0);
+    return 0;
+}
+
+void col_db_close_handle(col_store *s, int flush)
+{
+    if (s->db == NULL)
+        return;
+    if (flush && !atomic_load(&s->db_read_only) && !atomic_load(&s->db_failed) &&
+        col_disk_can_flush(s)) {
+        /* Flush so a restart does not replay a large WAL and the data
+         * directory shows the real table sizes.  Not after an I/O error:
+         * RocksDB must not write again until it is reopened. */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        char *rerr = NULL;
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = CF_BLOCKS; i < CF_COUNT && rerr == NULL; i++)
+            rocksdb_flush_cf(s->db, fo, s->cf[i], &rerr);
+        if (rerr != NULL) {
+            col_log(COL_LOG_WARN, "flush at close: %s (the WAL still has everything)", rerr);
+            rocksdb_free(rerr);
+        }
+        rocksdb_flushoptions_destroy(fo);
+    }
+    for (int i = 0; i < CF_COUNT; i++)
+        if (s->cf[i] != NULL)
+            rocksdb_column_family_handle_destroy(s->cf[i]);
+    memset(s->cf, 0, sizeof s->cf);
+    rocksdb_close(s->db);
+    s->db = NULL;
+}
+
 int col_store_open(const char *dir, const col_store_opts *o, col_store **out, char *err,
                    size_t errlen)
 {
     col_store_opts defaults = {0};
     col_store *s;
-    char *rerr = NULL;
-    const rocksdb_options_t *cfo[CF_COUNT];
-    int rv, fresh = 0;
+    int rv, fresh = 0, ro = 0;
 
     if (o == NULL)
         o = &defaults;
@@ -310,8 +371,6 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     }
     s->clock = o->clock;
     s->clock_arg = o->clock_arg;
-    s->min_free = o->min_free_mb < 0 ? 0 : (uint64_t)(o->min_free_mb ? o->min_free_mb : 64) << 20;
-    atomic_store(&s->free_bytes, UINT64_MAX); /* until first measured */
     s->cache = rocksdb_cache_create_lru((size_t)(o->block_cache_mb > 0 ? o->block_cache_mb : 64)
                                         << 20);
     s->dbopts = rocksdb_options_create();
@@ -324,12 +383,22 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
          * Only the string interface reaches this option from C. */
         rocksdb_options_t *o2 = rocksdb_options_create();
         char *ferr = NULL;
-        rocksdb_get_options_from_string(s->dbopts, "allow_fallocate=false", o2, &ferr);
+        /* avoid_flush_during_shutdown: a clean close flushes explicitly
+         * (col_db_close_handle); a close after an I/O error must not make
+         * RocksDB write again.  avoid_flush_during_recovery: an open replays
+         * the WAL into memtables instead of writing them out as tables
+         * first, so a store whose disk filled up opens in the space there is
+         * (store_disk.c); in point-in-time recovery RocksDB keeps replaying
+         * past a WAL's torn tail when the next WAL's sequence follows on. */
+        rocksdb_get_options_from_string(s->dbopts,
+                                        "allow_fallocate=false;avoid_flush_during_shutdown=true;"
+                                        "avoid_flush_during_recovery=true",
+                                        o2, &ferr);
         if (ferr == NULL) {
             rocksdb_options_destroy(s->dbopts);
             s->dbopts = o2;
         } else {
-            col_log(COL_LOG_WARN, "cannot turn off fallocate: %s", ferr);
+            col_log(COL_LOG_WARN, "cannot set the RocksDB options for a full disk: %s", ferr);
             rocksdb_free(ferr);
             rocksdb_options_destroy(o2);
         }
@@ -344,18 +413,19 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     rocksdb_options_set_bytes_per_sync(s->dbopts, 1 << 20);
     if (o->memtables_mb > 0)
         rocksdb_options_set_db_write_buffer_size(s->dbopts, (size_t)o->memtables_mb << 20);
-    for (int i = 0; i < CF_COUNT; i++) {
+    for (int i = 0; i < CF_COUNT; i++)
         s->cfopts[i] = col_cf_options(s, i, o);
-        cfo[i] = s->cfopts[i];
+    rv = col_db_open(s, 0, err, errlen);
+    if (rv != 0 && strstr(err, "No space left") != NULL) {
+        /* The WAL replay needs room for its tables.  Read-only, RocksDB
+         * replays into memory and writes nothing: queries work and the
+         * disk guard reopens read-write once space returns. */
+        char rerr2[256];
+        col_log(COL_LOG_WARN, "%s; opening the store read-only until space returns", err);
+        rv = col_db_open(s, 1, rerr2, sizeof rerr2);
+        ro = rv == 0;
     }
-    s->db = rocksdb_open_column_families(s->dbopts, dir, CF_COUNT, col_cf_names, cfo, s->cf,
-                                         &rerr);
-    if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "opening RocksDB", err, errlen);
-        if (strstr(err, "lock") != NULL && strlen(err) + 60 < errlen)
-            snprintf(err + strlen(err), errlen - strlen(err),
-                     " (is another collector using this --data directory?)");
-        s->db = NULL;
+    if (rv != 0) {
         col_store_close(s);
         return rv;
     }
@@ -377,6 +447,8 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     col_load_cutoff(s);
     col_store_seal_load(s);
     rv = col_hot_open(s, err, errlen);
+    if (rv == 0)
+        rv = col_disk_start(s, o, ro, err, errlen);
     if (rv != 0) {
         col_store_close(s);
         return rv;
@@ -395,8 +467,9 @@ void col_store_close(col_store *s)
         return;
     col_store_retention_stop(s);
     col_store_seal_stop(s);
+    col_disk_stop(s);
     col_hot_stop(s);
-    if (s->db != NULL && s->compact_on_close) {
+    if (s->db != NULL && s->compact_on_close && !atomic_load(&s->db_read_only)) {
         /* Benchmarks measure bytes on disk once everything is sealed and
          * compacted (nothing is being written any more). */
         col_seal_opts so = s->seal;
@@ -407,25 +480,7 @@ void col_store_close(col_store *s)
         if (crv != 0)
             col_log(COL_LOG_WARN, "compaction at close failed: %s", sl_strerror(crv));
     }
-    if (s->db != NULL) {
-        /* Flush so a restart does not replay a large WAL and the data
-         * directory shows the real table sizes. */
-        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-        char *rerr = NULL;
-        rocksdb_flushoptions_set_wait(fo, 1);
-        for (int i = CF_BLOCKS; i < CF_COUNT && rerr == NULL; i++)
-            rocksdb_flush_cf(s->db, fo, s->cf[i], &rerr);
-        if (rerr != NULL) {
-            col_log(COL_LOG_WARN, "flush at close: %s (the WAL still has everything)", rerr);
-            rocksdb_free(rerr);
-        }
-        rocksdb_flushoptions_destroy(fo);
-    }
-    for (int i = 0; i < CF_COUNT; i++)
-        if (s->cf[i] != NULL)
-            rocksdb_column_family_handle_destroy(s->cf[i]);
-    if (s->db != NULL)
-        rocksdb_close(s->db);
+    col_db_close_handle(s, 1);
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cfilter[i] != NULL)
             rocksdb_compactionfilter_destroy(s->cfilter[i]);
@@ -457,7 +512,7 @@ void col_store_close(col_store *s)
 
 /* ---- dedupe ------------------------------------------------------------- */
 
-int col_store_claim(col_store *s, const col_batch_key *k)
+static int store_claim(col_store *s, const col_batch_key *k)
 {
     uint8_t key[COL_DEDUPE_KEY_LEN];
     char *rerr = NULL, *v;
@@ -496,6 +551,11 @@ int col_store_claim(col_store *s, const col_batch_key *k)
         return 1;
     }
     return 0;
+}
+
+int col_store_claim(col_store *s, const col_batch_key *k)
+{
+    COL_DB_CALL(s, 0, store_claim(s, k));
 }
 
 void col_store_release(col_store *s, const col_batch_key *k)
@@ -958,35 +1018,8 @@ static void col_emit_merge(void *arg, const uint8_t *key, size_t klen, const uin
                                 (const char *)val, vlen);
 }
 
-/* 0 if the data directory's filesystem has more free space than the
- * reserve (checked at most every 100 ms), else SL_ESTORE with a message
- * that says "disk full".  Refusing early keeps RocksDB from ever meeting
- * ENOSPC: a failed flush leaves it read-only until the process restarts. */
-static int col_check_free(col_store *s, size_t len, char *err, size_t errlen)
-{
-    uint64_t now = slc_now_ns(), last = atomic_load(&s->free_checked_ns), avail;
-    struct statvfs v;
-
-    if (s->min_free == 0)
-        return 0;
-    if (now - last > 100000000ULL &&
-        atomic_compare_exchange_strong(&s->free_checked_ns, &last, now)) {
-        if (statvfs(s->dir, &v) == 0)
-            atomic_store(&s->free_bytes, (uint64_t)v.f_bavail * v.f_frsize);
-        else
-            atomic_store(&s->free_bytes, UINT64_MAX); /* unknown: let RocksDB say */
-    }
-    avail = atomic_load(&s->free_bytes);
-    if (avail >= s->min_free + len)
-        return 0;
-    snprintf(err, errlen,
-             "disk full: %llu MiB free, below the reserve of %llu MiB (min-free-disk-mb)",
-             (unsigned long long)(avail >> 20), (unsigned long long)(s->min_free >> 20));
-    return SL_ESTORE;
-}
-
-int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
-                    const slc_batch *b, char *err, size_t errlen)
+static int store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
+                       const slc_batch *b, char *err, size_t errlen)
 {
     uint8_t bkey[COL_BLOCK_KEY_LEN], dkey[COL_DEDUPE_KEY_LEN];
     size_t nnews = 0;
@@ -995,10 +1028,8 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
     int observed = 0, hot = 0;
     rocksdb_writebatch_t *wb = NULL;
     char *rerr = NULL;
-    int rv = col_check_free(s, len, err, errlen);
+    int rv = 0;
 
-    if (rv != 0)
-        return rv;
     if (col_hot_begin(s, bkey) != 0) {
         snprintf(err, errlen, "out of memory");
         return SL_ENOMEM;
@@ -1040,7 +1071,7 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
                               (const char *)bkey, sizeof bkey);
     rocksdb_write(s->db, s->wopts, wb, &rerr);
     if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "writing a block", err, errlen);
+        rv = col_store_write_err(s, rerr, "writing a block", err, errlen);
         goto out;
     }
     for (size_t i = 0; i < nnews; i++)
@@ -1060,7 +1091,7 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
             rocksdb_write(s->db, wo, wb, &rerr);
             rocksdb_writeoptions_destroy(wo);
             if (rerr != NULL)
-                col_store_rocks_err(rerr, "writing", msg, sizeof msg);
+                col_store_write_err(s, rerr, "writing", msg, sizeof msg);
             else
                 msg[0] = '\0';
         }
@@ -1076,6 +1107,22 @@ out:
     if (observed)
         col_edges_abort(s->edges, &tx);
     rocksdb_writebatch_destroy(wb);
+    return rv;
+}
+
+int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, size_t len,
+                    const slc_batch *b, char *err, size_t errlen)
+{
+    int rv = col_disk_admit(s, len, err, errlen);
+
+    if (rv != 0)
+        return rv;
+    if (col_db_enter(s, 1) != 0) {
+        snprintf(err, errlen, "disk full: the store is read-only until space returns");
+        return SL_ESTORE;
+    }
+    rv = store_write(s, k, frame, len, b, err, errlen);
+    col_db_exit(s);
     return rv;
 }
 
@@ -1287,10 +1334,16 @@ out:
     return rv;
 }
 
+static int store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                            slc_batch **out, int *blocks_capped)
+{
+    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_stored, out, blocks_capped);
+}
+
 int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                          slc_batch **out, int *blocks_capped)
 {
-    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_stored, out, blocks_capped);
+    COL_DB_CALL(s, 0, store_read_trace(s, trace_id, max_blocks, out, blocks_capped));
 }
 
 /* Parses a roots value into r (key fields filled by the caller).  0 or -1. */
@@ -1319,8 +1372,8 @@ static int col_parse_root(const uint8_t *v, size_t n, col_root *r)
     return 0;
 }
 
-int col_store_list_roots(col_store *s, const char *service, uint64_t since_ns, uint64_t until_ns,
-                         col_root *out, size_t max, size_t max_scan, size_t *n)
+static int store_list_roots(col_store *s, const char *service, uint64_t since_ns, uint64_t until_ns,
+                            col_root *out, size_t max, size_t max_scan, size_t *n)
 {
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     rocksdb_iterator_t *it;
@@ -1367,8 +1420,14 @@ int col_store_list_roots(col_store *s, const char *service, uint64_t since_ns, u
     return rv;
 }
 
-int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, void *arg),
-                       void *arg)
+int col_store_list_roots(col_store *s, const char *service, uint64_t since_ns, uint64_t until_ns,
+                         col_root *out, size_t max, size_t max_scan, size_t *n)
+{
+    COL_DB_CALL(s, 0, store_list_roots(s, service, since_ns, until_ns, out, max, max_scan, n));
+}
+
+static int store_services(col_store *s, int (*fn)(const char *name, size_t len, void *arg),
+                          void *arg)
 {
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ropts, s->cf[CF_META]);
     char *rerr = NULL;
@@ -1389,6 +1448,12 @@ int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, voi
     return rv;
 }
 
+int col_store_services(col_store *s, int (*fn)(const char *name, size_t len, void *arg),
+                       void *arg)
+{
+    COL_DB_CALL(s, 0, store_services(s, fn, arg));
+}
+
 static uint64_t col_prop(col_store *s, int cf, const char *name)
 {
     uint64_t v = 0;
@@ -1397,12 +1462,10 @@ static uint64_t col_prop(col_store *s, int cf, const char *name)
     return rocksdb_property_int_cf(s->db, s->cf[cf], name, &v) == 0 ? v : 0;
 }
 
-void col_store_get_stats(col_store *s, col_store_stats *st)
+static int store_get_stats(col_store *s, col_store_stats *st)
 {
-    memset(st, 0, sizeof *st);
     for (int i = 0; i < COL_STORE_NCF; i++) {
         int cf = CF_BLOCKS + i;
-        st->cf_name[i] = col_cf_names[cf];
         st->cf_keys[i] = col_prop(s, cf, "rocksdb.estimate-num-keys");
         st->cf_sst_bytes[i] = col_prop(s, cf, "rocksdb.total-sst-files-size");
         st->cf_mem_bytes[i] = col_prop(s, cf, "rocksdb.cur-size-all-mem-tables");
@@ -1428,4 +1491,17 @@ void col_store_get_stats(col_store *s, col_store_stats *st)
     st->tidx_rows = atomic_load(&s->hot_rows);
     st->tidx_pairs = atomic_load(&s->hot_pairs);
     st->tidx_reindexed_frames = atomic_load(&s->hot_reindexed);
+    return 0;
+}
+
+void col_store_get_stats(col_store *s, col_store_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < COL_STORE_NCF; i++)
+        st->cf_name[i] = col_cf_names[CF_BLOCKS + i];
+    if (col_db_enter(s, 0) == 0) {
+        store_get_stats(s, st);
+        col_db_exit(s);
+    }
+    col_disk_stats(s, st);
 }

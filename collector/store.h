@@ -35,8 +35,11 @@ typedef struct col_store_opts {
     size_t edge_slots;      /* edge tracker table size, 0 = 1M */
     int min_free_mb;        /* disk reserve: writes are refused (ingest answers RETRY) while
                              * the data directory's filesystem has less free space than
-                             * this, so RocksDB itself never runs out (its C API cannot
-                             * resume after ENOSPC); 0 = 64, -1 = no check */
+                             * this or than the memtables hold, so RocksDB itself never
+                             * runs out (docs/storage.md "Disk full"); 0 = 64, -1 = off */
+    int ballast_mb;         /* a file of this size kept in the data directory and deleted
+                             * when the reserve is crossed or RocksDB meets ENOSPC, so work
+                             * already running can finish; 0 = half the reserve, -1 = none */
     /* The clock that stamps blocks with their ingest time; NULL = the
      * system clock.  For tools that replay data along its own timeline
      * (bench-query builds a day of data in minutes): search relies on a
@@ -358,6 +361,16 @@ typedef struct col_store_stats {
     uint64_t seal_bytes_in, seal_bytes_out; /* frame bytes replaced, sealed bytes written */
     uint64_t sealed_until_ns;            /* frames received before this are sealed */
     uint64_t seal_last_ms;               /* duration of the last pass */
+    /* Disk guard (store_disk.c). */
+    const char *disk_state;       /* "ok", "low" (below the reserve: ingest refused),
+                                   * "failed" (RocksDB met an I/O error: read-only until
+                                   * space returns), "opening" */
+    uint64_t disk_free_bytes;     /* free space of the data directory's filesystem */
+    uint64_t disk_reserve_bytes;  /* what ingest leaves free now (0 = check off) */
+    uint64_t disk_ballast_bytes;  /* ballast file in place now */
+    uint64_t disk_low_events;     /* times the reserve was crossed */
+    uint64_t disk_failures;       /* I/O errors that stopped RocksDB (ENOSPC) */
+    uint64_t disk_reopens;        /* read-write reopens after such an error */
 } col_store_stats;
 
 void col_store_get_stats(col_store *s, col_store_stats *st);

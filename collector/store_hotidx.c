@@ -418,7 +418,7 @@ static int col_hot_put_rows(col_store *s, rocksdb_writebatch_t *wb, const struct
 /* Closes the current window (unless one is still pending) and writes the
  * pending one with the new start key.  0, SL_ENOMEM or a RocksDB error;
  * on error the window stays in memory and the next call tries again. */
-static int col_hot_flush(col_store *s)
+static int hot_flush(col_store *s)
 {
     col_hot *h = s->hot;
     struct col_hot_win *fresh, *w;
@@ -465,7 +465,7 @@ static int col_hot_flush(col_store *s)
                               COL_BLOCK_KEY_LEN);
     rocksdb_write(s->db, h->wo, wb, &rerr);
     if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "writing the trace index", NULL, 0);
+        rv = col_store_write_err(s, rerr, "writing the trace index", NULL, 0);
         goto out;
     }
     atomic_fetch_add(&s->hot_rows, w->nent);
@@ -482,6 +482,13 @@ out:
         rocksdb_writebatch_destroy(wb);
     col_hot_win_free(fresh);
     return rv;
+}
+
+/* hot_flush inside the gate: nothing is rotated while the database is
+ * being reopened or is read-only. */
+static int col_hot_flush(col_store *s)
+{
+    COL_DB_CALL(s, 1, hot_flush(s));
 }
 
 static void *col_hot_main(void *arg)
@@ -607,8 +614,9 @@ int col_hot_open(col_store *s, char *err, size_t errlen)
         be64_put(start, atomic_load(&s->last_block_ns));
         memcpy(h->written, start, COL_BLOCK_KEY_LEN);
         memcpy(h->last, start, COL_BLOCK_KEY_LEN);
-        rocksdb_put_cf(s->db, wo, s->cf[CF_META], "hotidx", 6, (const char *)start,
-                       COL_BLOCK_KEY_LEN, &rerr);
+        if (!atomic_load(&s->db_read_only)) /* else the first window writes it */
+            rocksdb_put_cf(s->db, wo, s->cf[CF_META], "hotidx", 6, (const char *)start,
+                           COL_BLOCK_KEY_LEN, &rerr);
         if (rerr != NULL)
             rv = col_store_rocks_err(rerr, "saving the trace index start", err, errlen);
     }

@@ -1,7 +1,8 @@
 /*
- * store_int.h - private to the store module (store.c: open, write, trace
- * reads; store_query.c: search, logs, aggregates; store_retention.c).
- * These three files are the only ones that include rocksdb/c.h.
+ * store_int.h - private to the store module: store.c (open, write, trace
+ * reads), store_query.c (search, logs, aggregates), store_hotidx.c,
+ * store_seal.c, store_retention.c and store_disk.c.  Only these files
+ * include rocksdb/c.h.
  */
 #ifndef COL_STORE_INT_H
 #define COL_STORE_INT_H
@@ -94,11 +95,18 @@ struct col_store {
     } svc[COL_SVC_CACHE];
     size_t nsvc;
 
-    /* Disk reserve (col_store_opts.min_free_mb): free bytes of the data
-     * directory's filesystem, re-read at most every 100 ms. */
     char *dir;
-    uint64_t min_free;
-    atomic_uint_fast64_t free_checked_ns, free_bytes;
+
+    /* The RocksDB handle's gate (store_disk.c): every use of db/cf runs
+     * between col_db_enter and col_db_exit, so the disk guard can close
+     * and reopen the database under running readers and writers. */
+    atomic_int db_users;     /* callers inside the gate now */
+    atomic_int db_closed;    /* 1 while the handle is absent or being swapped */
+    atomic_int db_read_only; /* opened read-only (after an I/O error) */
+    atomic_int db_failed;    /* a write met an I/O error; no flush at close */
+
+    /* Disk guard (store_disk.c). */
+    struct col_disk *disk;
 
     col_edges *edges;
     rocksdb_compactionfilter_t *cfilter[CF_COUNT]; /* destroyed after the db */
@@ -230,6 +238,51 @@ static inline void col_cond_wait_ns(pthread_cond_t *cv, pthread_mutex_t *mu, uin
     }
     pthread_cond_timedwait(cv, mu, &until);
 }
+
+/* ---- the handle's gate and the disk guard (store_disk.c) ---------------- */
+
+/* Enters the gate: 0, or SL_EBUSY while the database is being reopened
+ * (or, when write is set, while it is open read-only).  Calls may nest. */
+int col_db_enter(col_store *s, int write);
+void col_db_exit(col_store *s);
+
+/* Runs the int expression call inside the gate and returns its result, or
+ * SL_EBUSY when the gate is shut: the body of every public store function
+ * that touches RocksDB. */
+#define COL_DB_CALL(s, write, call)                                                            \
+    do {                                                                                       \
+        int rv_ = col_db_enter((s), (write));                                                  \
+        if (rv_ == 0) {                                                                        \
+            rv_ = (call);                                                                      \
+            col_db_exit(s);                                                                    \
+        }                                                                                      \
+        return rv_;                                                                            \
+    } while (0)
+
+/* Opens RocksDB (s->dbopts, s->cfopts) into s->db / s->cf, read-write or
+ * read-only (which writes nothing, so it works on a full disk; the WAL is
+ * replayed into memory).  Closes with col_db_close_handle (store.c). */
+int col_db_open(col_store *s, int read_only, char *err, size_t errlen);
+void col_db_close_handle(col_store *s, int flush);
+
+/* Starts the guard after the first open: sizes the reserve and ballast,
+ * creates the ballast, starts the watcher thread.  0 or SL_ENOMEM. */
+int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *err,
+                   size_t errlen);
+/* Stops the watcher and frees the guard (the ballast file stays). */
+void col_disk_stop(col_store *s);
+/* 0 when a write of len bytes may go ahead; else SL_ESTORE and a message
+ * that says "disk full" (ingest answers RETRY). */
+int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen);
+/* Converts a RocksDB write error (freed here) like col_store_rocks_err;
+ * an I/O error (ENOSPC and the like stop RocksDB until it is reopened)
+ * also hands the database to the guard's recovery. */
+int col_store_write_err(col_store *s, char *rerr, const char *what, char *err, size_t errlen);
+/* 1 when the filesystem has room for a flush of every memtable (the flush
+ * at close is skipped otherwise: the WAL keeps the data). */
+int col_disk_can_flush(col_store *s);
+/* Fills the disk fields of st. */
+void col_disk_stats(col_store *s, col_store_stats *st);
 
 /* Stops the sealing thread if it runs (store_seal.c). */
 void col_store_seal_stop(col_store *s);

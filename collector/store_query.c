@@ -519,20 +519,33 @@ static int col_agg_scan(col_store *s, uint8_t type, const struct col_agg_filter 
     return rv;
 }
 
-int col_store_red(col_store *s, const char *service, const char *operation, uint64_t since_ns,
-                  uint64_t until_ns, uint64_t step_ns, unsigned kind_mask, int merge_ops,
-                  col_agg_fn fn, void *arg)
+static int store_red(col_store *s, const char *service, const char *operation, uint64_t since_ns,
+                     uint64_t until_ns, uint64_t step_ns, unsigned kind_mask, int merge_ops,
+                     col_agg_fn fn, void *arg)
 {
     struct col_agg_filter f = {service, operation, kind_mask, merge_ops & 1, 1,
                                (merge_ops & COL_RED_SUMMARY) != 0};
     return col_agg_scan(s, COL_RK_RED, &f, since_ns, until_ns, step_ns, fn, arg);
 }
 
-int col_store_edges(col_store *s, uint64_t since_ns, uint64_t until_ns, uint64_t step_ns,
-                    col_agg_fn fn, void *arg)
+int col_store_red(col_store *s, const char *service, const char *operation, uint64_t since_ns,
+                  uint64_t until_ns, uint64_t step_ns, unsigned kind_mask, int merge_ops,
+                  col_agg_fn fn, void *arg)
+{
+    COL_DB_CALL(s, 0, store_red(s, service, operation, since_ns, until_ns, step_ns, kind_mask, merge_ops, fn, arg));
+}
+
+static int store_edges(col_store *s, uint64_t since_ns, uint64_t until_ns, uint64_t step_ns,
+                       col_agg_fn fn, void *arg)
 {
     struct col_agg_filter f = {NULL, NULL, 0, 0, 1, 0};
     return col_agg_scan(s, COL_RK_EDGE, &f, since_ns, until_ns, step_ns, fn, arg);
+}
+
+int col_store_edges(col_store *s, uint64_t since_ns, uint64_t until_ns, uint64_t step_ns,
+                    col_agg_fn fn, void *arg)
+{
+    COL_DB_CALL(s, 0, store_edges(s, since_ns, until_ns, step_ns, fn, arg));
 }
 
 /* ---- services with counts ------------------------------------------------ */
@@ -615,8 +628,8 @@ static int col_svc_add_logs(const col_agg_row *r, void *arg)
     return 0;
 }
 
-int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
-                             int (*fn)(const col_service_row *r, void *arg), void *arg)
+static int store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
+                                int (*fn)(const col_service_row *r, void *arg), void *arg)
 {
     struct col_svc_list l = {0};
     struct col_agg_filter f = {NULL, NULL, 0, 1, 0, 0};
@@ -636,6 +649,12 @@ int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
     free(l.names);
     free(l.r);
     return rv;
+}
+
+int col_store_service_counts(col_store *s, uint64_t since_ns, uint64_t until_ns,
+                             int (*fn)(const col_service_row *r, void *arg), void *arg)
+{
+    COL_DB_CALL(s, 0, store_service_counts(s, since_ns, until_ns, fn, arg));
 }
 
 /* ======================= shared scan over sidx / lidx ====================== */
@@ -992,8 +1011,8 @@ static int col_search_row(col_store *s, const col_view *view, const uint8_t *bke
     return col_search_block(s, view, cx, bkey);
 }
 
-int col_store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
-                     int *capped)
+static int store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
+                        int *capped)
 {
     struct col_search_cx cx;
     uint64_t lo, hi, cutoff = atomic_load(&s->cutoff_ns);
@@ -1025,6 +1044,12 @@ int col_store_search(col_store *s, const col_search_q *q, col_trace_hit *out, si
     if (capped != NULL)
         *capped = cx.capped;
     return 0;
+}
+
+int col_store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
+                     int *capped)
+{
+    COL_DB_CALL(s, 0, store_search(s, q, out, n, capped));
 }
 
 /* ======================= logs ================================================ */
@@ -1229,8 +1254,8 @@ static void col_cursor_format(const struct col_logpos *pos, char *out)
     snprintf(out, COL_CURSOR_MAX, "l1.%llu.%s.%u", (unsigned long long)pos->time, hex, pos->idx);
 }
 
-int col_store_logs(col_store *s, const col_logs_q *q, slc_batch **out, char *next_cursor,
-                   int *capped)
+static int store_logs(col_store *s, const col_logs_q *q, slc_batch **out, char *next_cursor,
+                      int *capped)
 {
     struct col_logs_cx cx;
     slc_batch *res = NULL;
@@ -1283,6 +1308,12 @@ out:
     return rv;
 }
 
+int col_store_logs(col_store *s, const col_logs_q *q, slc_batch **out, char *next_cursor,
+                   int *capped)
+{
+    COL_DB_CALL(s, 0, store_logs(s, q, out, next_cursor, capped));
+}
+
 /* ======================= trace reads through the block cache ================= */
 
 /* A col_gather_fn: frames through the shared block cache (a trace's frames
@@ -1306,10 +1337,16 @@ static int col_gather_cached(col_store *s, const col_view *view, const uint8_t *
     return rv;
 }
 
+static int store_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                                   slc_batch **out, int *blocks_capped)
+{
+    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_cached, out, blocks_capped);
+}
+
 int col_store_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                                 slc_batch **out, int *blocks_capped)
 {
-    return col_read_trace_with(s, trace_id, max_blocks, 1, col_gather_cached, out, blocks_capped);
+    COL_DB_CALL(s, 0, store_read_trace_cached(s, trace_id, max_blocks, out, blocks_capped));
 }
 
 static int col_log_time_cmp(const void *a, const void *b)
@@ -1318,8 +1355,8 @@ static int col_log_time_cmp(const void *a, const void *b)
     return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
 }
 
-int col_store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                         slc_batch **out)
+static int store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                            slc_batch **out)
 {
     slc_batch *logs = NULL;
     /* Only the log records are copied (not the trace's spans). */
@@ -1336,4 +1373,10 @@ int col_store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_
     qsort(logs->logs, logs->nlogs, sizeof *logs->logs, col_log_time_cmp);
     *out = logs;
     return 0;
+}
+
+int col_store_trace_logs(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                         slc_batch **out)
+{
+    COL_DB_CALL(s, 0, store_trace_logs(s, trace_id, max_blocks, out));
 }

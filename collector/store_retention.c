@@ -104,7 +104,7 @@ static int col_drop_range(col_store *s, int cf, const uint8_t *lo, size_t lolen,
         rocksdb_writeoptions_destroy(wo);
     }
     if (rerr != NULL)
-        return col_store_rocks_err(rerr, "retention: delete range", NULL, 0);
+        return col_store_write_err(s, rerr, "retention: delete range", NULL, 0);
     rocksdb_compact_range_cf(s->db, s->cf[cf], (const char *)lo, lolen, (const char *)hi, hilen);
     return 0;
 }
@@ -124,7 +124,7 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
         rocksdb_writeoptions_destroy(wo);
     }
     if (rerr != NULL)
-        return col_store_rocks_err(rerr, "retention: saving the cutoff", NULL, 0);
+        return col_store_write_err(s, rerr, "retention: saving the cutoff", NULL, 0);
     atomic_store(&s->cutoff_ns, cutoff);
 
     memset(lo, 0, sizeof lo);
@@ -156,8 +156,8 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
     return rv;
 }
 
-int col_store_retention_run(col_store *s, const col_retention_opts *o, uint64_t now_ns,
-                            uint64_t *deleted_before)
+static int store_retention_run(col_store *s, const col_retention_opts *o, uint64_t now_ns,
+                               uint64_t *deleted_before)
 {
     static _Atomic uint64_t last_index_compact;
     uint64_t cutoff = 0, cur = atomic_load(&s->cutoff_ns), t0 = col_mono_ms();
@@ -207,6 +207,12 @@ int col_store_retention_run(col_store *s, const col_retention_opts *o, uint64_t 
     if (rv == 0 && deleted_before != NULL)
         *deleted_before = cutoff;
     return rv;
+}
+
+int col_store_retention_run(col_store *s, const col_retention_opts *o, uint64_t now_ns,
+                            uint64_t *deleted_before)
+{
+    COL_DB_CALL(s, 1, store_retention_run(s, o, now_ns, deleted_before));
 }
 
 static void *col_retention_main(void *arg)
@@ -260,7 +266,7 @@ void col_store_retention_stop(col_store *s)
     }
 }
 
-int col_store_compact(col_store *s)
+static int store_compact(col_store *s)
 {
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
     char *rerr = NULL;
@@ -270,8 +276,13 @@ int col_store_compact(col_store *s)
         rocksdb_flush_cf(s->db, fo, s->cf[cf], &rerr);
     rocksdb_flushoptions_destroy(fo);
     if (rerr != NULL)
-        return col_store_rocks_err(rerr, "flushing", NULL, 0);
+        return col_store_write_err(s, rerr, "flushing", NULL, 0);
     for (int cf = CF_BLOCKS; cf < CF_COUNT; cf++)
         rocksdb_compact_range_cf(s->db, s->cf[cf], NULL, 0, NULL, 0);
     return 0;
+}
+
+int col_store_compact(col_store *s)
+{
+    COL_DB_CALL(s, 1, store_compact(s));
 }

@@ -147,7 +147,7 @@ static int seal_commit(col_store *s, const col_seal_opts *o, struct seal_group *
     rocksdb_writebatch_put_cf(wb, s->cf[CF_META], "sealed", 6, (const char *)wm, sizeof wm);
     rocksdb_write(s->db, wo, wb, &rerr);
     if (rerr != NULL) {
-        rv = col_store_rocks_err(rerr, "sealing: writing a sealed block", NULL, 0);
+        rv = col_store_write_err(s, rerr, "sealing: writing a sealed block", NULL, 0);
         col_log(COL_LOG_WARN, "sealing: write failed; the frames stay as they are");
         goto out;
     }
@@ -271,8 +271,8 @@ static int seal_pipe_end(struct seal_pipe *p)
     return p->rv;
 }
 
-int col_store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns, uint64_t *frames,
-                   uint64_t *items)
+static int store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns, uint64_t *frames,
+                      uint64_t *items)
 {
     col_seal_opts o;
     struct seal_group gs[2] = {{0}, {0}}, *g = &gs[0];
@@ -382,6 +382,12 @@ out:
     if (items != NULL)
         *items = atomic_load(&s->sealed_items) - i0;
     return rv;
+}
+
+int col_store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns, uint64_t *frames,
+                   uint64_t *items)
+{
+    COL_DB_CALL(s, 1, store_seal(s, in, before_ns, frames, items));
 }
 
 static void *seal_main(void *arg)

@@ -100,3 +100,13 @@ stop_pid() {
   for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
   return 1
 }
+
+# build_fault_sender: builds tests/e2e/fault_sender.c against this flavour's
+# shared code; prints its path (compiler output in $TMP/cc.log).
+build_fault_sender() {
+  local san=()
+  [[ $O == *asan* ]] && san=(-fsanitize=address,undefined)
+  cc -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -I"$SL_ROOT/sdk/include" -I"$SL_ROOT/common" \
+    -o "$TMP/fault_sender" "$SL_ROOT/tests/e2e/fault_sender.c" "$SL_ROOT/$O/lib/libslcommon.a" \
+    -lnng -lz -lm 2>"$TMP/cc.log" && echo "$TMP/fault_sender"
+}
