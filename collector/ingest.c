@@ -110,6 +110,22 @@ static void col_retry(slc_ack *ack, int err, atomic_uint_fast64_t *why, col_stat
     atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
 }
 
+/* RETRY for a write the store refused because the disk is full (msg is
+ * the store's message).  The guard's own refusals ("disk full: ...") are
+ * logged once by the store when its state changes, not per batch. */
+static void col_retry_disk(slc_ack *ack, int rv, col_stats *st, uint64_t batch_id,
+                           const char *msg)
+{
+    char why[sizeof ack->reason];
+
+    if (strstr(msg, "disk full") != msg)
+        col_log(COL_LOG_ERROR, "batch %016llx not stored, disk full: %s",
+                (unsigned long long)batch_id, msg);
+    snprintf(why, sizeof why, "collector %s; nothing was stored, retry later",
+             strstr(msg, "disk full") == msg ? msg : "disk full (no space left on device)");
+    col_retry(ack, rv, &st->retry_store, st, why);
+}
+
 static uint64_t col_mono_ns(void)
 {
     struct timespec ts;
@@ -203,6 +219,13 @@ static void col_handle(col_ingest *in, col_store *store, col_stats *st, const sl
         frame = plain;
     }
     key.crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), frame, (uInt)len);
+    /* A full disk answers before the frame is decoded or claimed. */
+    rv = col_store_writable(store, msg, sizeof msg);
+    if (rv != 0) {
+        col_retry_disk(ack, rv, st, key.batch_id, msg);
+        free(plain);
+        return;
+    }
     rv = col_store_claim(store, &key);
     if (rv == 1) {
         ack->status = SLC_ACK_DUPLICATE;
@@ -247,11 +270,7 @@ static void col_handle(col_ingest *in, col_store *store, col_stats *st, const sl
     } else if (rv == SL_EBUSY) {
         col_retry(ack, rv, &st->retry_busy, st, "storage is busy (write stall); retry later");
     } else if (strstr(msg, "disk full") != NULL || strstr(msg, "No space left") != NULL) {
-        col_log(COL_LOG_ERROR, "batch %016llx not stored, disk full: %s",
-                (unsigned long long)key.batch_id, msg);
-        snprintf(why, sizeof why, "collector %s; nothing was stored, retry later",
-                 strstr(msg, "disk full") == msg ? msg : "disk full (no space left on device)");
-        col_retry(ack, rv, &st->retry_store, st, why);
+        col_retry_disk(ack, rv, st, key.batch_id, msg);
     } else {
         col_log(COL_LOG_ERROR, "batch %016llx not stored: %s", (unsigned long long)key.batch_id,
                 msg);

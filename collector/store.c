@@ -1069,7 +1069,7 @@ static int store_write(col_store *s, const col_batch_key *k, const uint8_t *fram
     /* The dedupe row commits with the block: either both exist or neither. */
     rocksdb_writebatch_put_cf(wb, s->cf[CF_DEDUPE], (const char *)dkey, sizeof dkey,
                               (const char *)bkey, sizeof bkey);
-    rocksdb_write(s->db, s->wopts, wb, &rerr);
+    col_db_write(s, s->wopts, wb, &rerr);
     if (rerr != NULL) {
         rv = col_store_write_err(s, rerr, "writing a block", err, errlen);
         goto out;
@@ -1088,7 +1088,7 @@ static int store_write(col_store *s, const col_batch_key *k, const uint8_t *fram
         rocksdb_writebatch_clear(wb);
         if (col_put_tidx(s, wb, b, bkey) == 0) {
             rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-            rocksdb_write(s->db, wo, wb, &rerr);
+            col_db_write(s, wo, wb, &rerr);
             rocksdb_writeoptions_destroy(wo);
             if (rerr != NULL)
                 col_store_write_err(s, rerr, "writing", msg, sizeof msg);

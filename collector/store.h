@@ -85,6 +85,12 @@ int col_store_claim(col_store *s, const col_batch_key *k);
 /* Gives a claim back. */
 void col_store_release(col_store *s, const col_batch_key *k);
 
+/* 0 when the store takes writes now; SL_ESTORE with a message that starts
+ * "disk full: " in err while the disk guard refuses them (below the
+ * reserve, or read-only after an I/O error; docs/storage.md "Disk full").
+ * A few atomic loads: ingest asks before it decodes a frame. */
+int col_store_writable(col_store *s, char *err, size_t errlen);
+
 /* Stores one decoded frame: frame[0..len) is the bytes as received, b its
  * decoded batch (borrowed).  The caller must hold the claim of k.  Returns 0
  * once the write has committed to the WAL; SL_EBUSY when RocksDB would stall

@@ -44,6 +44,9 @@
 #define DISK_TICK_NS 50000000ULL      /* the watcher's look */
 #define DISK_RETRY_NS 2000000000ULL   /* between read-write reopen attempts */
 #define DISK_BALLAST_NAME "sightline.ballast"
+/* Closer to the edge than this (beyond the reserve), writes reach RocksDB
+ * one at a time (col_db_write). */
+#define DISK_CAREFUL_BYTES ((uint64_t)256 << 20)
 #define MiB(x) ((unsigned long long)((x) >> 20))
 
 enum { DISK_OK, DISK_LOW, DISK_FAILED };
@@ -64,6 +67,8 @@ struct col_disk {
     atomic_uint_fast64_t need;       /* the reserve in force (>= reserve) */
     atomic_uint_fast64_t ballast_have;
     atomic_uint_fast64_t lows, failures, reopens;
+    atomic_int careful;      /* near the edge: writes go one at a time */
+    pthread_mutex_t write_mu; /* the one writer while careful */
     uint64_t retry_at_ns;  /* watcher only: next read-write reopen attempt */
     uint64_t open_extra;   /* watcher only: grows after a failed reopen */
     char why[256];         /* the I/O error that stopped RocksDB (mu) */
@@ -207,11 +212,52 @@ static void disk_failed(col_store *s, const char *msg)
     pthread_mutex_unlock(&d->mu);
 }
 
+/* Does RocksDB's error mean it stopped writing (an I/O error such as
+ * ENOSPC), rather than back-pressure or a bad argument? */
+static int disk_io_error(const char *rerr)
+{
+    return rerr != NULL &&
+           (strncmp(rerr, "IO error", 8) == 0 || strstr(rerr, "No space left") != NULL);
+}
+
+/* Debian's RocksDB asserts when a second writer reaches a WAL file whose
+ * last append failed, before the first writer's error has stopped the
+ * database (seen: writable_file_writer.h:312, with two ingest workers and
+ * a real ENOSPC).  Near the edge every write therefore holds write_mu and
+ * none starts after one failed; far from it, writes run side by side and
+ * RocksDB batches them. */
+void col_db_write(col_store *s, const rocksdb_writeoptions_t *wo, rocksdb_writebatch_t *wb,
+                  char **rerr)
+{
+    struct col_disk *d = s->disk;
+
+    if (d == NULL || !atomic_load_explicit(&d->careful, memory_order_relaxed)) {
+        rocksdb_write(s->db, wo, wb, rerr);
+        return;
+    }
+    pthread_mutex_lock(&d->write_mu);
+    if (atomic_load(&s->db_failed))
+        *rerr = strdup("IO error: an earlier write failed; no writes until the store is reopened");
+    else
+        rocksdb_write(s->db, wo, wb, rerr);
+    if (disk_io_error(*rerr))
+        atomic_store(&s->db_failed, 1);
+    pthread_mutex_unlock(&d->write_mu);
+}
+
+/* Sets the careful flag from an estimate of the free space. */
+static void disk_set_careful(struct col_disk *d, uint64_t avail)
+{
+    int c = avail < d->reserve + DISK_CAREFUL_BYTES;
+
+    if (atomic_load_explicit(&d->careful, memory_order_relaxed) != c)
+        atomic_store(&d->careful, c);
+}
+
 int col_store_write_err(col_store *s, char *rerr, const char *what, char *err, size_t errlen)
 {
     char msg[256];
-    int io = rerr != NULL && (strncmp(rerr, "IO error", 8) == 0 ||
-                              strstr(rerr, "No space left") != NULL);
+    int io = disk_io_error(rerr);
     int rv = col_store_rocks_err(rerr, what, msg, sizeof msg);
 
     if (err != NULL && errlen > 0)
@@ -299,6 +345,7 @@ static void disk_tick(col_store *s)
     atomic_store(&d->admitted, 0);
     avail = disk_free(s->dir);
     atomic_store(&d->free_bytes, avail);
+    disk_set_careful(d, avail);
     need = d->reserve;
     if (need > 0) {
         uint64_t mem = disk_memtables(s);
@@ -348,6 +395,8 @@ static void *disk_main(void *arg)
 
 /* ---- ingest's question ----------------------------------------------------------- */
 
+static int disk_refusal(struct col_disk *d, int st, char *err, size_t errlen);
+
 int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen)
 {
     struct col_disk *d = s->disk;
@@ -358,13 +407,12 @@ int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen)
     if (d == NULL)
         return 0;
     st = atomic_load(&d->state);
-    if (st == DISK_OK && d->reserve == 0)
-        return 0;
     if (st == DISK_OK) {
         avail = atomic_load(&d->free_bytes);
         adm = atomic_fetch_add(&d->admitted, cost) + cost;
         need = atomic_load(&d->need);
-        if (avail > adm && avail - adm >= need)
+        disk_set_careful(d, avail > adm ? avail - adm : 0);
+        if (d->reserve == 0 || (avail > adm && avail - adm >= need))
             return 0;
         /* Near the edge: look rather than trust the estimate. */
         avail = disk_free(s->dir);
@@ -375,8 +423,22 @@ int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen)
         disk_set_low(s, avail);
         st = DISK_LOW;
     }
-    need = atomic_load(&d->need);
-    avail = atomic_load(&d->free_bytes);
+    return disk_refusal(d, st, err, errlen);
+}
+
+int col_store_writable(col_store *s, char *err, size_t errlen)
+{
+    struct col_disk *d = s->disk;
+    int st = d != NULL ? atomic_load(&d->state) : DISK_OK;
+
+    return st == DISK_OK ? 0 : disk_refusal(d, st, err, errlen);
+}
+
+/* SL_ESTORE and the message of a refusal in state st. */
+static int disk_refusal(struct col_disk *d, int st, char *err, size_t errlen)
+{
+    uint64_t need = atomic_load(&d->need), avail = atomic_load(&d->free_bytes);
+
     if (st == DISK_LOW) {
         snprintf(err, errlen,
                  "disk full: %llu MiB free, below the reserve of %llu MiB (min-free-disk-mb, or "
@@ -388,9 +450,9 @@ int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen)
         snprintf(why, sizeof why, "%s", d->why);
         pthread_mutex_unlock(&d->mu);
         snprintf(err, errlen,
-                 "disk full: the store is read-only after an I/O error (%s) until %llu MiB are "
-                 "free (%llu MiB now)",
-                 why, MiB(need), MiB(avail));
+                 "disk full: the store is read-only until %llu MiB are free (%llu MiB now) "
+                 "after an I/O error: %s",
+                 MiB(need), MiB(avail), why);
     }
     return SL_ESTORE;
 }
@@ -412,6 +474,7 @@ int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *e
     snprintf(d->ballast_path, plen, "%s/%s", s->dir, DISK_BALLAST_NAME);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
+    pthread_mutex_init(&d->write_mu, NULL);
     d->reserve = o->min_free_mb < 0 ? 0 : (uint64_t)(o->min_free_mb ? o->min_free_mb : 64) << 20;
     if (o->ballast_mb > 0)
         d->ballast = (uint64_t)o->ballast_mb << 20;
@@ -422,6 +485,7 @@ int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *e
     s->disk = d;
     avail = disk_free(s->dir);
     atomic_store(&d->free_bytes, avail);
+    disk_set_careful(d, avail);
     if (read_only) {
         snprintf(d->why, sizeof d->why, "no space to replay the WAL at start");
         atomic_store(&s->db_failed, 1);
@@ -467,6 +531,7 @@ void col_disk_stop(col_store *s)
     s->disk = NULL;
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->write_mu);
     free(d->ballast_path);
     free(d);
 }

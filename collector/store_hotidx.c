@@ -463,7 +463,7 @@ static int hot_flush(col_store *s)
         goto out;
     rocksdb_writebatch_put_cf(wb, s->cf[CF_META], "hotidx", 6, (const char *)start,
                               COL_BLOCK_KEY_LEN);
-    rocksdb_write(s->db, h->wo, wb, &rerr);
+    col_db_write(s, h->wo, wb, &rerr);
     if (rerr != NULL) {
         rv = col_store_write_err(s, rerr, "writing the trace index", NULL, 0);
         goto out;

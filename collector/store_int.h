@@ -274,6 +274,11 @@ void col_disk_stop(col_store *s);
 /* 0 when a write of len bytes may go ahead; else SL_ESTORE and a message
  * that says "disk full" (ingest answers RETRY). */
 int col_disk_admit(col_store *s, size_t len, char *err, size_t errlen);
+/* rocksdb_write for every write while the store runs (not at open):
+ * near a full disk the writes go one at a time and none follows a failed
+ * one (store_disk.c says why).  *rerr as rocksdb_write's. */
+void col_db_write(col_store *s, const rocksdb_writeoptions_t *wo, rocksdb_writebatch_t *wb,
+                  char **rerr);
 /* Converts a RocksDB write error (freed here) like col_store_rocks_err;
  * an I/O error (ENOSPC and the like stop RocksDB until it is reopened)
  * also hands the database to the guard's recovery. */

@@ -99,8 +99,11 @@ static int col_drop_range(col_store *s, int cf, const uint8_t *lo, size_t lolen,
         /* The range tombstone goes through the WAL like any write but must
          * not be refused by back-pressure: its own write options. */
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-        rocksdb_delete_range_cf(s->db, wo, s->cf[cf], (const char *)lo, lolen, (const char *)hi,
-                                hilen, &rerr);
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        rocksdb_writebatch_delete_range_cf(wb, s->cf[cf], (const char *)lo, lolen,
+                                           (const char *)hi, hilen);
+        col_db_write(s, wo, wb, &rerr);
+        rocksdb_writebatch_destroy(wb);
         rocksdb_writeoptions_destroy(wo);
     }
     if (rerr != NULL)
@@ -120,7 +123,10 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
     be64_put(hi, cutoff);
     {
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-        rocksdb_put_cf(s->db, wo, s->cf[CF_META], "cutoff", 6, (const char *)hi, 8, &rerr);
+        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+        rocksdb_writebatch_put_cf(wb, s->cf[CF_META], "cutoff", 6, (const char *)hi, 8);
+        col_db_write(s, wo, wb, &rerr);
+        rocksdb_writebatch_destroy(wb);
         rocksdb_writeoptions_destroy(wo);
     }
     if (rerr != NULL)

@@ -145,7 +145,7 @@ static int seal_commit(col_store *s, const col_seal_opts *o, struct seal_group *
                                      COL_BLOCK_KEY_LEN);
     be64_put(wm, next);
     rocksdb_writebatch_put_cf(wb, s->cf[CF_META], "sealed", 6, (const char *)wm, sizeof wm);
-    rocksdb_write(s->db, wo, wb, &rerr);
+    col_db_write(s, wo, wb, &rerr);
     if (rerr != NULL) {
         rv = col_store_write_err(s, rerr, "sealing: writing a sealed block", NULL, 0);
         col_log(COL_LOG_WARN, "sealing: write failed; the frames stay as they are");

@@ -170,6 +170,8 @@ int main(int argc, char **argv)
             }
             if (st != SLC_ACK_STORED)
                 bad++;
+            if (st < 0) /* no answer: the collector is gone; stop */
+                break;
         }
         nng_close(s);
         return bad == 0 && retries == 1 ? 0 : 1;
