@@ -20,7 +20,9 @@ CC ?= cc
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CSTD := -std=c11 -D_GNU_SOURCE
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-INC := -Isdk/include -Icommon -Iquery -Icollector
+# Includes across folders name the folder: "common/slc_wire.h", "query/slq_trace.h",
+# and inside the collector its rooms: "store/store.h", "http/api.h".
+INC := -Isdk/include -I. -Icollector
 
 ifeq ($(FLAVOR),debug)
 OPT := -O0 -g
@@ -57,7 +59,7 @@ ZSTD_LIBS := -lzstd
 COMMON_SRC := $(wildcard common/*.c)
 SDK_SRC := $(wildcard sdk/src/*.c)
 QUERY_SRC := $(wildcard query/*.c)
-COLLECTOR_SRC := $(filter-out collector/main.c,$(wildcard collector/*.c))
+COLLECTOR_SRC := $(filter-out collector/main.c,$(wildcard collector/*.c collector/*/*.c))
 CLI_SRC := $(wildcard query/cli/*.c)
 EXAMPLES_SRC := $(wildcard sdk/examples/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -205,13 +207,14 @@ run: deps
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_CFLAGS := $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(INC)
-FUZZ_EXTRA_convert := collector/otlp_json.c collector/otlp_proto.c collector/zipkin.c \
-	collector/pb.c collector/gzip.c collector/otlp_common.c $(JANSSON_LIBS)
+FUZZ_EXTRA_convert := collector/ingest/otlp_json.c collector/ingest/otlp_proto.c \
+	collector/ingest/zipkin.c collector/ingest/pb.c collector/ingest/gzip.c \
+	collector/ingest/otlp_common.c $(JANSSON_LIBS)
 FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
 FUZZ_EXTRA_config := collector/config.c
-FUZZ_EXTRA_alert_rule := collector/alerts_rule.c $(JANSSON_LIBS)
+FUZZ_EXTRA_alert_rule := collector/alerts/alerts_rule.c $(JANSSON_LIBS)
 FUZZ_EXTRA_query := -Itests/unit $(COLLECTOR_SRC) $(QUERY_SRC) $(SERVER_LIBS) $(CMOCKA_LIBS) -pthread
-FUZZ_EXTRA_cold := collector/coldblock_enc.c collector/coldblock_dec.c $(ZSTD_LIBS)
+FUZZ_EXTRA_cold := collector/store/coldblock_enc.c collector/store/coldblock_dec.c $(ZSTD_LIBS)
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (libFuzzer): apt-get install -y clang"; exit 2; }
 	@mkdir -p build/fuzz

@@ -22,8 +22,8 @@
 
 #include "benchutil.h"
 #include "gen.h"
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 typedef struct opts {
     uint64_t spans, logs;

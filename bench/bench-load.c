@@ -18,8 +18,8 @@
 
 #include "benchutil.h"
 #include "gen.h"
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 typedef struct client {
     pthread_t th;

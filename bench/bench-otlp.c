@@ -31,8 +31,8 @@
 
 #include "benchutil.h"
 #include "gen.h"
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 #define MAX_CLIENTS 64
 #define MAX_RUNS 20

@@ -31,15 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "http/api.h"
 #include "benchutil.h"
-#include "blockcache.h"
+#include "store/blockcache.h"
 #include "gen.h"
 #include "sightline.h"
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 
 #define SEC 1000000000ULL
 #define MINUTE (60 * SEC)

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 double bu_now_s(void)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 #define NSVC 8
 

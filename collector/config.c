@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 #define COL_DEFAULT_LISTEN "tcp://127.0.0.1:4318"
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 #define COL_MAX_LISTEN 16
 #define COL_URL_MAX 512

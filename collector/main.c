@@ -11,15 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts.h"
+#include "alerts/alerts.h"
 #include "config.h"
-#include "http.h"
-#include "ingest.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
 #include "log.h"
-#include "metrics_red.h"
+#include "http/metrics_red.h"
 #include "sightline.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 
 #define EXIT_USAGE 2
 

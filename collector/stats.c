@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 void col_stats_init(col_stats *s)
 {

@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 #define SLQ_DEFAULT_MAX_SPANS 10000u
 #define SLQ_DEFAULT_MAX_LOGS 10000u

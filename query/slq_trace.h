@@ -25,7 +25,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "slc_util.h"
+#include "common/slc_util.h"
 #include "slcli.h"
 #include "slcli_fmt.h"
 #include "slcli_http.h"

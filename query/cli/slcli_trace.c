@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slc_util.h"
+#include "common/slc_util.h"
 #include "slcli.h"
 #include "slcli_fmt.h"
 #include "slcli_http.h"

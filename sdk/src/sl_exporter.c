@@ -27,8 +27,8 @@
 #include <time.h>
 
 #include "sl_internal.h"
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 struct frame {
     struct frame *next;

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "sl_internal.h"
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 struct sl_global sl__g = {.reg_mu = PTHREAD_MUTEX_INITIALIZER};
 

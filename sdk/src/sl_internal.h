@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "sl_internal.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 static int lhex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "sl_internal.h"
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 /* Used when no CA file is configured: Debian's bundle of public CAs. */
 #define SL_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"

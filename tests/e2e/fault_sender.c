@@ -23,7 +23,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 static const char *const st_name[] = {"STORED", "DUPLICATE", "REJECTED", "RETRY",
                                       "UNAUTHORIZED"};

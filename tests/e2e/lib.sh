@@ -106,7 +106,7 @@ stop_pid() {
 build_fault_sender() {
   local san=()
   [[ $O == *asan* ]] && san=(-fsanitize=address,undefined)
-  cc -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -I"$SL_ROOT/sdk/include" -I"$SL_ROOT/common" \
+  cc -std=c11 -D_GNU_SOURCE -O1 "${san[@]}" -I"$SL_ROOT/sdk/include" -I"$SL_ROOT" \
     -o "$TMP/fault_sender" "$SL_ROOT/tests/e2e/fault_sender.c" "$SL_ROOT/$O/lib/libslcommon.a" \
     -lnng -lz -lm 2>"$TMP/cc.log" && echo "$TMP/fault_sender"
 }

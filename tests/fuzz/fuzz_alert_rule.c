@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts_int.h"
+#include "alerts/alerts_int.h"
 #include "sightline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

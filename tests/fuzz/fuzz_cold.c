@@ -14,7 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "coldblock.h"
+#include "store/coldblock.h"
 #include "../unit/cold_fixcrc.h"
 
 static void check(const uint8_t *data, size_t size, const slc_wire_limits *lim)

@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gzip.h"
-#include "otlp.h"
-#include "slc_wire.h"
+#include "ingest/gzip.h"
+#include "ingest/otlp.h"
+#include "common/slc_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 static void le32(uint8_t *p, uint32_t v)
 {

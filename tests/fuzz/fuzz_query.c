@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts.h"
-#include "api.h"
+#include "alerts/alerts.h"
+#include "http/api.h"
 #include "sightline.h"
-#include "slc_util.h"
-#include "store.h"
+#include "common/slc_util.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define FQ_MAX_ARGS 24

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 static uint32_t S(slc_batch *b, const char *s)
 {

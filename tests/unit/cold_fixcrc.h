@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "coldblock.h"
+#include "store/coldblock.h"
 
 /* Recomputes the page, directory, body and header CRCs (and the body
  * length) of buf in place where its structure allows (docs/sealed-block.md). */

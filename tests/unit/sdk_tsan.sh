@@ -16,7 +16,7 @@ mkdir -p "$O"
 
 FLAGS=(-std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer -fsanitize=thread -pthread
        -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
-       -Isdk/include -Icommon)
+       -Isdk/include -I.)
 SRC=(sdk/src/*.c common/slc_batch.c common/slc_err.c common/slc_util.c common/slc_wire.c)
 LIBS=(-lcmocka -lnng -lz -lm)
 

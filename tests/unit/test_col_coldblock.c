@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "coldblock.h"
+#include "store/coldblock.h"
 #include "cold_fixcrc.h"
 #include "sightline.h"
 

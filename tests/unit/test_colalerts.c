@@ -17,10 +17,10 @@
 #include <math.h>
 #include <sys/stat.h>
 
-#include "alerts.h"
-#include "alerts_int.h"
+#include "alerts/alerts.h"
+#include "alerts/alerts_int.h"
 #include "sightline.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define SEC 1000000000ULL

@@ -21,11 +21,11 @@
 
 #include <cmocka.h>
 
-#include "api.h"
-#include "api_query.h"
+#include "http/api.h"
+#include "http/api_query.h"
 #include "sightline.h"
-#include "store.h"
-#include "store_int.h"
+#include "store/store.h"
+#include "store/store_int.h"
 #include "test_colutil.h"
 
 #define MS 1000000ULL

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "api.h"
+#include "http/api.h"
 #include "sightline.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define SEC 1000000000ULL

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "blockcache.h"
+#include "store/blockcache.h"
 #include "sightline.h"
 
 /* A one-span frame; batch_id makes its header differ. */

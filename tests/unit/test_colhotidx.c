@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "store.h"
-#include "store_int.h"
+#include "store/store.h"
+#include "store/store_int.h"
 #include "test_colutil.h"
 
 #define T0 1700000000000000000ULL

@@ -15,12 +15,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "api.h"
-#include "auth.h"
-#include "http.h"
+#include "http/api.h"
+#include "http/auth.h"
+#include "http/http.h"
 #include "sightline.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define T0_OFFSET 60000000000ULL /* traces start one minute ago */

@@ -20,11 +20,11 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
-#include "ingest.h"
-#include "otlp.h"
+#include "ingest/ingest.h"
+#include "ingest/otlp.h"
 #include "sightline.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define T0 1700000000000000000ULL

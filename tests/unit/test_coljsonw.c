@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jsonw.h"
+#include "http/jsonw.h"
 #include "sightline.h"
 
 static uint64_t xs(uint64_t *s)

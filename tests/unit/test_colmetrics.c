@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
-#include "api.h"
-#include "metrics_red.h"
+#include "http/api.h"
+#include "http/metrics_red.h"
 #include "sightline.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define MS 1000000ULL

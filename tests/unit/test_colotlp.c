@@ -14,13 +14,13 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "gzip.h"
-#include "otlp.h"
-#include "otlp_int.h"
-#include "pb.h"
+#include "ingest/gzip.h"
+#include "ingest/otlp.h"
+#include "ingest/otlp_int.h"
+#include "ingest/pb.h"
 #include "sightline.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define TID "5b8efff798038103d269b633813fc60c"

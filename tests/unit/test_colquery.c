@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 #define MS 1000000ULL

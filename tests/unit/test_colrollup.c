@@ -26,9 +26,9 @@
 
 #include <cmocka.h>
 
-#include "rollup.h"
+#include "store/rollup.h"
 #include "sightline.h"
-#include "store_int.h"
+#include "store/store_int.h"
 #include "test_colutil.h"
 
 #define SEC 1000000000ULL

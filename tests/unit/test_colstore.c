@@ -9,9 +9,9 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slq_trace.h"
-#include "store.h"
-#include "store_int.h"
+#include "query/slq_trace.h"
+#include "store/store.h"
+#include "store/store_int.h"
 #include "test_colutil.h"
 
 #define T0 1700000000000000000ULL

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "api.h"
-#include "slc_util.h"
-#include "slc_wire.h"
-#include "store.h"
+#include "http/api.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
+#include "store/store.h"
 
 static inline void tu_id(uint8_t *out, size_t n, uint64_t seed)
 {

@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "otlp.h"
+#include "ingest/otlp.h"
 #include "sightline.h"
 #include "stats.h"
-#include "store.h"
+#include "store/store.h"
 #include "test_colutil.h"
 
 static int str_eq(const slc_batch *b, uint32_t idx, const char *s)

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slc_hist.h"
+#include "common/slc_hist.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next(void)

@@ -23,8 +23,8 @@
 
 #include "../../query/cli/slcli_fmt.c"
 #include "sightline.h"
-#include "slc_wire.h"
-#include "slq_trace.h"
+#include "common/slc_wire.h"
+#include "query/slq_trace.h"
 
 #define MS 1000000ull
 #define T0 1764090000000000000ull /* 2025-11-25 17:00:00 UTC */

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "slc_wire.h"
+#include "common/slc_wire.h"
 
 #define TCOL_MAX_BATCHES 4096
 #define TCOL_MAX_SEEN 16384

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 #include "test_sdk_collector.h"
 
 static void cfg(sl_config *c, const char *url)

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 #include "test_sdk_collector.h"
 
 struct fx {

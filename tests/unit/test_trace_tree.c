@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slc_util.h"
-#include "slc_wire.h"
-#include "slq_trace.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
+#include "query/slq_trace.h"
 
 #define MS 1000000ull
 #define T0 1764000000000000000ull /* a fixed epoch in ns */

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "sightline.h"
-#include "slc_util.h"
+#include "common/slc_util.h"
 
 static void test_hex(void **state)
 {

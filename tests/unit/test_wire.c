@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "slc_util.h"
-#include "slc_wire.h"
+#include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 static uint32_t S(slc_batch *b, const char *s)
 {

@@ -1,0 +1,1321 @@
+/*
+ * api_query.c - the query endpoints (see api_query.h and docs/api.md).
+ *
+ * Every argument is checked before the store is touched and every answer is
+ * bounded: time ranges at most query-max-range, RED answers at most
+ * query-max-buckets buckets, query-max-series series and COLQ_MAX_CELLS
+ * numbers per column, lists at most query-max-results, searches at most the store's block budget
+ * (reported as "partial").  Aggregates come only from the per-minute rows
+ * (col_store_red / col_store_edges), so their cost depends on the number of
+ * minutes and groups, never on the number of spans.  The RED answer, up to
+ * hundreds of thousands of numbers, is written as JSON text (jsonw.h)
+ * rather than built as a jansson tree.
+ */
+#include "api_query.h"
+#include "query/slq_aggtime.h"
+#include "store/blockcache.h"
+#include "jsonw.h"
+#include "store/rollup.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sightline.h"
+#include "common/slc_util.h"
+#include "query/slq_trace.h"
+
+#define COLQ_SEC 1000000000ULL
+#define COLQ_MINUTE (60ULL * COLQ_SEC)
+#define COLQ_DEFAULT_SINCE "1h"
+#define COLQ_AUTO_POINTS 120
+#define COLQ_MAX_CELLS 400000
+#define COLQ_STORE_GROUPS 1024 /* = COL_AGG_MAX_GROUPS of store_query.c */
+#define COLQ_SEARCH_DEFAULT 20
+#define COLQ_SUMMARY_MAX 100
+#define COLQ_LOGS_DEFAULT 100
+#define COLQ_TOP_DEFAULT 10
+#define COLQ_ARG_MAX 1024
+#define COLQ_Q_MAX 256
+
+/* ======================= argument parsing ================================== */
+
+static json_t *colq_ns(uint64_t ns)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
+    return json_string(buf);
+}
+
+static void colq_ok(col_api_resp *resp, json_t *body)
+{
+    if (body == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory building the response");
+        return;
+    }
+    resp->status = 200;
+    resp->body = body;
+}
+
+static void colq_store_err(col_api_resp *resp, const char *what, int rv)
+{
+    if (rv == SL_ETOOBIG)
+        col_api_error(resp, 400, "too_big",
+                      "%s: more than %d groups in one bucket; filter by service or operation",
+                      what, COLQ_STORE_GROUPS);
+    else if (rv == SL_ENOMEM)
+        col_api_error(resp, 500, "internal", "%s: out of memory", what);
+    else
+        col_api_store_error(resp, rv, "%s", what);
+}
+
+/* Optional string argument: NULL when absent or empty; 400 when longer than
+ * max bytes or not UTF-8. */
+static int colq_str(const col_api_req *req, col_api_resp *resp, const char *name, size_t max,
+                    const char **out)
+{
+    const char *v = req->arg(req->cx, name);
+    size_t n;
+
+    *out = NULL;
+    if (v == NULL || *v == '\0')
+        return 0;
+    n = strlen(v);
+    if (n > max || !slc_utf8_valid(v, n)) {
+        col_api_error(resp, 400, "bad_argument", "'%s' must be UTF-8 of at most %zu bytes", name,
+                      max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* since (default 1h ago) .. until (default now), at most query-max-range. */
+static int colq_range(const col_api *api, const col_api_req *req, col_api_resp *resp,
+                      uint64_t *since, uint64_t *until)
+{
+    uint64_t s, u, max = col_api_max_range(api);
+    char maxs[32];
+
+    if (col_api_arg_time(req, resp, "since", COLQ_DEFAULT_SINCE, &s) != 0 ||
+        col_api_arg_time(req, resp, "until", NULL, &u) != 0)
+        return -1;
+    if (s > u) {
+        col_api_error(resp, 400, "bad_range", "'since' is after 'until'");
+        return -1;
+    }
+    if (u - s > max) {
+        col_api_error(resp, 400, "bad_range",
+                      "the time range is longer than %s (query-max-range); narrow it",
+                      (col_api_fmt_dur(max, maxs, sizeof maxs), maxs));
+        return -1;
+    }
+    *since = s;
+    *until = u;
+    return 0;
+}
+
+static int colq_uint(const col_api_req *req, col_api_resp *resp, const char *name,
+                     unsigned long dflt, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    const char *v = req->arg(req->cx, name);
+    unsigned long x;
+    char *end;
+
+    if (v == NULL || *v == '\0') {
+        *out = dflt;
+        return 0;
+    }
+    errno = 0;
+    x = strtoul(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || *v == '-' || x < lo || x > hi) {
+        int lim = strcmp(name, "limit") == 0;
+        col_api_error(resp, 400, lim ? "bad_limit" : "bad_argument",
+                      "'%s' must be an integer in %lu..%lu%s, got '%.32s'", name, lo, hi,
+                      lim ? " (query-max-results)" : "", v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int colq_duration(const col_api_req *req, col_api_resp *resp, const char *name,
+                         uint64_t *out)
+{
+    const char *v = req->arg(req->cx, name);
+
+    *out = 0;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (slc_duration_parse(v, out) != 0) {
+        col_api_error(resp, 400, "bad_duration",
+                      "'%s' value '%.32s' is not a duration: use 250ms, 1.5s, 2m, 100us or ns "
+                      "digits",
+                      name, v);
+        return -1;
+    }
+    return 0;
+}
+
+/* -1 when absent, else 1 / 0. */
+static int colq_bool(const col_api_req *req, col_api_resp *resp, const char *name, int *out)
+{
+    const char *v = req->arg(req->cx, name);
+
+    *out = -1;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else {
+        col_api_error(resp, 400, "bad_argument", "'%s' must be true or false, got '%.32s'", name,
+                      v);
+        return -1;
+    }
+    return 0;
+}
+
+/* kind=entry (default: server and consumer spans, the requests a service
+ * handled) | all | one span kind. */
+static int colq_kind(const col_api_req *req, col_api_resp *resp, unsigned *mask,
+                     const char **name)
+{
+    static const struct {
+        const char *name;
+        unsigned mask;
+    } kinds[] = {{"entry", COL_KIND_ENTRY},
+                 {"all", 0},
+                 {"server", 1u << SLC_KIND_SERVER},
+                 {"client", 1u << SLC_KIND_CLIENT},
+                 {"internal", 1u << SLC_KIND_INTERNAL},
+                 {"producer", 1u << SLC_KIND_PRODUCER},
+                 {"consumer", 1u << SLC_KIND_CONSUMER}};
+    const char *v = req->arg(req->cx, "kind");
+
+    if (v == NULL || *v == '\0')
+        v = "entry";
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(v, kinds[i].name) == 0) {
+            *mask = kinds[i].mask;
+            *name = kinds[i].name;
+            return 0;
+        }
+    col_api_error(resp, 400, "bad_argument",
+                  "'kind' must be entry, all, server, client, internal, producer or consumer, "
+                  "got '%.32s'",
+                  v);
+    return -1;
+}
+
+/* ======================= percentiles ======================================= */
+
+/* The function behind the stored summaries (rollup.c), so a bucket
+ * answered from a stored summary and one merged here print the same. */
+void col_apiq_percentiles(const slc_hist *h, uint64_t out[4])
+{
+    col_rollup_percentiles(h, out);
+}
+
+static json_t *colq_real(double x)
+{
+    return json_real(x);
+}
+
+/* count, rate, errors, error_rate, p50..p99 of one aggregate into o. */
+static int colq_set_red(json_t *o, uint64_t count, uint64_t errors, const slc_hist *h,
+                        double seconds)
+{
+    uint64_t p[4];
+    int rc = 0;
+
+    col_apiq_percentiles(h, p);
+    rc |= json_object_set_new(o, "count", json_integer((json_int_t)count));
+    rc |= json_object_set_new(o, "rate", colq_real(seconds > 0 ? (double)count / seconds : 0));
+    rc |= json_object_set_new(o, "errors", json_integer((json_int_t)errors));
+    rc |= json_object_set_new(o, "error_rate",
+                              colq_real(count ? (double)errors / (double)count : 0));
+    rc |= json_object_set_new(o, "p50_ns", json_integer((json_int_t)p[0]));
+    rc |= json_object_set_new(o, "p90_ns", json_integer((json_int_t)p[1]));
+    rc |= json_object_set_new(o, "p95_ns", json_integer((json_int_t)p[2]));
+    rc |= json_object_set_new(o, "p99_ns", json_integer((json_int_t)p[3]));
+    rc |= json_object_set_new(o, "max_ns", json_integer((json_int_t)(h->count ? h->max : 0)));
+    return rc != 0 ? -1 : 0;
+}
+
+/* ======================= GET /api/v1/traces (search) ======================= */
+
+struct colq_attrs {
+    col_attr_filter f[COL_SEARCH_MAX_ATTRS];
+    char *mem[COL_SEARCH_MAX_ATTRS];
+    size_t n;
+};
+
+static void colq_attrs_free(struct colq_attrs *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->mem[i]);
+    a->n = 0;
+}
+
+/* Adds "key=value" (split at the first '='). */
+static int colq_attr_add(struct colq_attrs *a, col_api_resp *resp, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    size_t n = strlen(kv);
+    char *m;
+
+    if (eq == NULL || eq == kv || n > COLQ_ARG_MAX || !slc_utf8_valid(kv, n)) {
+        col_api_error(resp, 400, "bad_attr",
+                      "'attr' must be key=value (UTF-8, at most %d bytes), got '%.64s'",
+                      COLQ_ARG_MAX, kv);
+        return -1;
+    }
+    if (a->n == COL_SEARCH_MAX_ATTRS) {
+        col_api_error(resp, 400, "bad_attr", "at most %d attribute filters",
+                      COL_SEARCH_MAX_ATTRS);
+        return -1;
+    }
+    m = strdup(kv);
+    if (m == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory");
+        return -1;
+    }
+    m[eq - kv] = '\0';
+    a->mem[a->n] = m;
+    a->f[a->n].key = m;
+    a->f[a->n].value = m + (eq - kv) + 1;
+    a->n++;
+    return 0;
+}
+
+/* tags={"key":"value",...} (Jaeger's form): one argument for several
+ * filters; numbers and booleans are matched by value. */
+static int colq_attr_tags(struct colq_attrs *a, col_api_resp *resp, const char *js)
+{
+    json_error_t jerr;
+    json_t *o = json_loads(js, JSON_REJECT_DUPLICATES, &jerr), *v;
+    const char *k;
+    int rc = 0;
+
+    if (!json_is_object(o)) {
+        json_decref(o);
+        col_api_error(resp, 400, "bad_attr",
+                      "'tags' must be a JSON object of attribute filters, like "
+                      "{\"http.route\":\"/cart\"}");
+        return -1;
+    }
+    json_object_foreach(o, k, v)
+    {
+        char buf[COLQ_ARG_MAX + 2];
+        int w;
+        if (json_is_string(v))
+            w = snprintf(buf, sizeof buf, "%s=%s", k, json_string_value(v));
+        else if (json_is_integer(v))
+            w = snprintf(buf, sizeof buf, "%s=%lld", k, (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            w = snprintf(buf, sizeof buf, "%s=%.17g", k, json_real_value(v));
+        else if (json_is_boolean(v))
+            w = snprintf(buf, sizeof buf, "%s=%s", k, json_is_true(v) ? "true" : "false");
+        else
+            w = -1;
+        if (w < 0 || (size_t)w >= sizeof buf) {
+            col_api_error(resp, 400, "bad_attr",
+                          "'tags' value of '%.64s' must be a string, number or boolean of at "
+                          "most %d bytes",
+                          k, COLQ_ARG_MAX);
+            rc = -1;
+            break;
+        }
+        if ((rc = colq_attr_add(a, resp, buf)) != 0)
+            break;
+    }
+    json_decref(o);
+    return rc;
+}
+
+static int colq_attrs_parse(const col_api_req *req, col_api_resp *resp, struct colq_attrs *a)
+{
+    const char *v;
+
+    /* attr=k=v may repeat (each one more filter, ANDed). */
+    if (req->arg_nth != NULL) {
+        for (unsigned i = 0; (v = req->arg_nth(req->cx, "attr", i)) != NULL; i++)
+            if (*v != '\0' && colq_attr_add(a, resp, v) != 0)
+                return -1;
+    } else {
+        v = req->arg(req->cx, "attr");
+        if (v != NULL && *v != '\0' && colq_attr_add(a, resp, v) != 0)
+            return -1;
+    }
+    v = req->arg(req->cx, "tags");
+    if (v != NULL && *v != '\0' && colq_attr_tags(a, resp, v) != 0)
+        return -1;
+    return 0;
+}
+
+/* The summary of the hit's whole trace (span_count, services, error_count,
+ * root, trace start and duration), or NULL when it cannot be read now (the
+ * item is then listed without it). */
+static json_t *colq_trace_summary(const col_api *api, const uint8_t tid[16])
+{
+    slc_batch *b = NULL;
+    slq_trace *t = NULL;
+    slq_trace_opts o = {0};
+    json_t *j = NULL;
+
+    if (col_store_read_trace_cached(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL) != 0)
+        return NULL;
+    o.max_spans = (uint32_t)api->trace_max_spans;
+    o.max_logs = 1; /* only counted */
+    if (slq_trace_build(b, &o, &t) == 0)
+        slq_trace_summary_json(t, &j);
+    slq_trace_free(t);
+    slc_batch_free(b);
+    return j;
+}
+
+static const char *colq_kind_name(uint8_t k)
+{
+    static const char *const names[] = {"unspecified", "internal", "server",
+                                        "client",      "producer", "consumer"};
+    return k < sizeof names / sizeof names[0] ? names[k] : "unspecified";
+}
+
+static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int summary)
+{
+    char tid[33], sid[17];
+    json_t *o, *s;
+
+    slc_hex_encode(h->trace_id, 16, tid);
+    slc_hex_encode(h->span_id, 8, sid);
+    if (slc_is_zero(h->span_id, 8))
+        sid[0] = '\0'; /* a root from the trace list: the index keeps no span id */
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:b}", "trace_id", tid, "span_id", sid,
+                  "service", h->service, "name", h->name, "kind", colq_kind_name(h->kind),
+                  "start_ns", colq_ns(h->start_ns), "start_us", (json_int_t)(h->start_ns / 1000),
+                  "duration_ns", (json_int_t)h->duration_ns, "error", (int)h->error, "is_root",
+                  (int)h->is_root);
+    if (o == NULL || !summary)
+        return o;
+    s = colq_trace_summary(api, h->trace_id);
+    if (s != NULL) {
+        json_object_set(o, "root_service", json_object_get(s, "root_service"));
+        json_object_set(o, "root_name", json_object_get(s, "root_name"));
+        json_object_set(o, "trace_start_ns", json_object_get(s, "start_ns"));
+        json_object_set(o, "trace_start_us", json_object_get(s, "start_us"));
+        json_object_set(o, "trace_duration_ns", json_object_get(s, "duration_ns"));
+        json_object_set(o, "span_count", json_object_get(s, "span_count"));
+        json_object_set(o, "services", json_object_get(s, "services"));
+        json_object_set(o, "error_count", json_object_get(s, "error_count"));
+        json_decref(s);
+    }
+    return o;
+}
+
+/* No span filter: the newest traces by their root spans (the trace list),
+ * which the roots index answers without decoding blocks. */
+static int colq_recent_roots(const col_api *api, const col_search_q *q, col_trace_hit *hits,
+                             size_t *n)
+{
+    col_root *roots = calloc(q->limit, sizeof *roots);
+    size_t got = 0;
+    int rv;
+
+    if (roots == NULL)
+        return SL_ENOMEM;
+    rv = col_store_list_roots(api->store, NULL, q->since_ns, q->until_ns, roots, q->limit,
+                              (size_t)api->list_max_scan, &got);
+    for (size_t i = 0; rv == 0 && i < got; i++) {
+        col_trace_hit *h = &hits[i];
+        memset(h, 0, sizeof *h);
+        memcpy(h->trace_id, roots[i].trace_id, 16);
+        h->start_ns = roots[i].start_ns;
+        h->duration_ns = roots[i].duration_ns;
+        h->error = roots[i].error;
+        h->kind = roots[i].kind;
+        h->is_root = 1;
+        memcpy(h->service, roots[i].service, sizeof h->service);
+        memcpy(h->name, roots[i].name, sizeof h->name);
+    }
+    free(roots);
+    if (rv == 0)
+        *n = got;
+    return rv;
+}
+
+void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    struct colq_attrs attrs = {0};
+    col_search_q q;
+    col_trace_hit *hits = NULL;
+    const char *order;
+    unsigned long limit;
+    int summary, capped = 0, rv;
+    size_t n = 0;
+    json_t *arr = NULL, *body;
+
+    memset(&q, 0, sizeof q);
+    if (colq_str(req, resp, "service", COL_ROOT_SERVICE_MAX - 1, &q.service) != 0 ||
+        colq_str(req, resp, "operation", COL_ROOT_NAME_MAX - 1, &q.operation) != 0 ||
+        colq_duration(req, resp, "min_duration", &q.min_duration_ns) != 0 ||
+        colq_duration(req, resp, "max_duration", &q.max_duration_ns) != 0 ||
+        colq_bool(req, resp, "error", &q.error) != 0 ||
+        colq_bool(req, resp, "summary", &summary) != 0 ||
+        colq_uint(req, resp, "limit", COLQ_SEARCH_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0 ||
+        colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0 ||
+        colq_attrs_parse(req, resp, &attrs) != 0)
+        goto out;
+    if (q.max_duration_ns != 0 && q.min_duration_ns > q.max_duration_ns) {
+        col_api_error(resp, 400, "bad_range", "'min_duration' is above 'max_duration'");
+        goto out;
+    }
+    order = req->arg(req->cx, "order");
+    if (order == NULL || *order == '\0' || strcmp(order, "newest") == 0)
+        q.order = COL_ORDER_NEWEST;
+    else if (strcmp(order, "slowest") == 0)
+        q.order = COL_ORDER_SLOWEST;
+    else {
+        col_api_error(resp, 400, "bad_argument", "'order' must be newest or slowest, got '%.32s'",
+                      order);
+        goto out;
+    }
+    q.attrs = attrs.f;
+    q.nattrs = attrs.n;
+    q.limit = limit;
+    hits = calloc(limit, sizeof *hits);
+    if (hits == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (q.service == NULL && q.operation == NULL && q.nattrs == 0 && q.min_duration_ns == 0 &&
+        q.max_duration_ns == 0 && q.error == -1 && q.order == COL_ORDER_NEWEST)
+        rv = colq_recent_roots(api, &q, hits, &n);
+    else
+        rv = col_store_search(api->store, &q, hits, &n, &capped);
+    if (rv == SL_EINVAL) {
+        col_api_error(resp, 400, "bad_argument", "the search arguments are inconsistent");
+        goto out;
+    }
+    if (rv != 0) {
+        colq_store_err(resp, "searching traces", rv);
+        goto out;
+    }
+    /* Summaries cost one trace read each: on by default for a page of a
+     * list, off beyond COLQ_SUMMARY_MAX items. */
+    if (summary == -1)
+        summary = limit <= COLQ_SUMMARY_MAX;
+    arr = json_array();
+    for (size_t i = 0; i < n && arr != NULL; i++)
+        if (json_array_append_new(arr, colq_hit_json(api, &hits[i], summary)) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    body = arr == NULL ? NULL
+                       : json_pack("{s:o,s:I,s:b,s:o,s:o}", "traces", arr, "count", (json_int_t)n,
+                                   "partial", capped, "since_ns", colq_ns(q.since_ns), "until_ns",
+                                   colq_ns(q.until_ns));
+    colq_ok(resp, body);
+out:
+    free(hits);
+    colq_attrs_free(&attrs);
+}
+
+/* ======================= GET /api/v1/red ==================================== */
+
+struct colq_series {
+    char *service, *operation; /* exact bytes (may hold U+0000), *_len long */
+    size_t service_len, operation_len;
+    uint64_t *count, *errors, *pct; /* pct: 4 per point */
+    uint64_t total, total_errors;
+};
+
+struct colq_red {
+    uint64_t first, step, npoints;
+    struct colq_series *s;
+    size_t n, cap, hint;
+    size_t max_series; /* query-max-series */
+    int too_big, nomem;
+};
+
+static void colq_red_free(struct colq_red *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->s[i].service);
+        free(r->s[i].operation);
+        free(r->s[i].count);
+        free(r->s[i].errors);
+        free(r->s[i].pct);
+    }
+    free(r->s);
+}
+
+static int colq_name_eq(const char *z, const char *p, size_t n)
+{
+    return strncmp(z, p, n) == 0 && z[n] == '\0';
+}
+
+static int colq_bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+static char *colq_memdup(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row *row)
+{
+    struct colq_series *s;
+
+    /* Rows come in the same (service, operation) order in every bucket, so
+     * the series after the last one found is nearly always the next. */
+    for (size_t k = 0; k < r->n; k++) {
+        size_t i = (r->hint + k) % r->n;
+        s = &r->s[i];
+        if (colq_bytes_eq(s->service, s->service_len, row->service, row->service_len) &&
+            colq_bytes_eq(s->operation, s->operation_len, row->operation, row->operation_len)) {
+            r->hint = i + 1;
+            return s;
+        }
+    }
+    if (r->n >= r->max_series || (r->n + 1) * r->npoints > COLQ_MAX_CELLS) {
+        r->too_big = 1;
+        return NULL;
+    }
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 16;
+        struct colq_series *ns = realloc(r->s, nc * sizeof *ns);
+        if (ns == NULL) {
+            r->nomem = 1;
+            return NULL;
+        }
+        r->s = ns;
+        r->cap = nc;
+    }
+    s = &r->s[r->n];
+    memset(s, 0, sizeof *s);
+    s->service = colq_memdup(row->service, row->service_len);
+    s->service_len = row->service_len;
+    s->operation = colq_memdup(row->operation, row->operation_len);
+    s->operation_len = row->operation_len;
+    s->count = calloc(r->npoints, sizeof *s->count);
+    s->errors = calloc(r->npoints, sizeof *s->errors);
+    s->pct = calloc(r->npoints * 4, sizeof *s->pct);
+    r->n++; /* counted now so colq_red_free() frees a half-built one */
+    if (!s->service || !s->operation || !s->count || !s->errors || !s->pct) {
+        r->nomem = 1;
+        return NULL;
+    }
+    r->hint = r->n;
+    return s;
+}
+
+static int colq_red_row(const col_agg_row *row, void *arg)
+{
+    struct colq_red *r = arg;
+    struct colq_series *s = colq_series_get(r, row);
+    uint64_t i;
+
+    if (s == NULL)
+        return 1;
+    i = r->step == 0 || row->bucket_ns < r->first ? 0 : (row->bucket_ns - r->first) / r->step;
+    if (i >= r->npoints)
+        return 0; /* cannot happen: the store buckets exactly like colq_red_plan() */
+    s->count[i] += row->count;
+    s->errors[i] += row->errors;
+    s->total += row->count;
+    s->total_errors += row->errors;
+    if (row->sum != NULL)
+        memcpy(&s->pct[i * 4], row->sum->pct, 4 * sizeof s->pct[0]);
+    else
+        col_apiq_percentiles(row->hist, &s->pct[i * 4]);
+    return 0;
+}
+
+/* Picks the step: as given (whole minutes, rounded up, at least one), or
+ * "auto"/absent: a round step giving at most COLQ_AUTO_POINTS buckets;
+ * "0"/"all": one bucket.  The buckets are those of col_store_red(). */
+static int colq_red_plan(const col_api *api, const col_api_req *req, col_api_resp *resp,
+                         uint64_t since, uint64_t until, struct colq_red *r)
+{
+    int max_points = col_api_max_buckets(api);
+    static const uint64_t nice[] = {1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080};
+    const char *v = req->arg(req->cx, "step");
+    uint64_t last = until - until % COLQ_MINUTE, step = 0, span;
+
+    r->first = since - since % COLQ_MINUTE;
+    span = last - r->first + COLQ_MINUTE;
+    if (v != NULL && (strcmp(v, "0") == 0 || strcmp(v, "all") == 0)) {
+        r->step = 0;
+        r->npoints = 1;
+        return 0;
+    }
+    if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0) {
+        size_t i = 0;
+        while (i + 1 < sizeof nice / sizeof nice[0] &&
+               span > nice[i] * COLQ_MINUTE * COLQ_AUTO_POINTS)
+            i++;
+        step = nice[i] * COLQ_MINUTE;
+    } else if (slc_duration_parse(v, &step) != 0 || step == 0) {
+        col_api_error(resp, 400, "bad_step",
+                      "'step' value '%.32s' is not a duration: use 1m, 5m, 1h, auto, or 0 for "
+                      "one bucket",
+                      v);
+        return -1;
+    }
+    if (step % COLQ_MINUTE != 0)
+        step += COLQ_MINUTE - step % COLQ_MINUTE;
+    r->step = step;
+    r->npoints = (last - r->first) / step + 1;
+    if (r->npoints > (uint64_t)max_points) {
+        col_api_error(resp, 400, "bad_step",
+                      "%llu buckets of %llus over this range; at most %d (query-max-buckets): "
+                      "use a larger 'step' or a shorter range",
+                      (unsigned long long)r->npoints, (unsigned long long)(step / COLQ_SEC),
+                      max_points);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seconds of bucket i that lie inside the queried minutes. */
+static double colq_bucket_s(const struct colq_red *r, uint64_t i, uint64_t until)
+{
+    uint64_t last_end = until - until % COLQ_MINUTE + COLQ_MINUTE;
+    uint64_t b0 = r->first + i * r->step, b1 = r->step == 0 ? last_end : b0 + r->step;
+
+    if (b1 > last_end)
+        b1 = last_end;
+    return b1 > b0 ? (double)(b1 - b0) / 1e9 : 60.0;
+}
+
+/* One series: its names, totals, then one array per measure with a value
+ * per bucket (percentiles null where the bucket has no requests). */
+static void colq_series_write(col_jw *w, const struct colq_red *r, const struct colq_series *s,
+                              int by_op, uint64_t since, uint64_t until)
+{
+    static const char *const pn[4] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
+    double all = slq_agg_minutes_s(since, until);
+
+    col_jw_obj(w);
+    col_jw_key(w, "service");
+    col_jw_str(w, s->service, s->service_len);
+    if (by_op) {
+        col_jw_key(w, "operation");
+        col_jw_str(w, s->operation, s->operation_len);
+    }
+    col_jw_key(w, "total");
+    col_jw_obj(w);
+    col_jw_key(w, "count");
+    col_jw_u64(w, s->total);
+    col_jw_key(w, "errors");
+    col_jw_u64(w, s->total_errors);
+    col_jw_key(w, "rate");
+    col_jw_real(w, (double)s->total / all);
+    col_jw_key(w, "error_rate");
+    col_jw_real(w, s->total ? (double)s->total_errors / (double)s->total : 0.0);
+    col_jw_obj_end(w);
+    col_jw_key(w, "count");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(w, s->count[i]);
+    col_jw_arr_end(w);
+    col_jw_key(w, "errors");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(w, s->errors[i]);
+    col_jw_arr_end(w);
+    col_jw_key(w, "rate");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_real(w, (double)s->count[i] / colq_bucket_s(r, i, until));
+    col_jw_arr_end(w);
+    col_jw_key(w, "error_rate");
+    col_jw_arr(w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_real(w, s->count[i] ? (double)s->errors[i] / (double)s->count[i] : 0);
+    col_jw_arr_end(w);
+    for (int k = 0; k < 4; k++) {
+        col_jw_key(w, pn[k]);
+        col_jw_arr(w);
+        for (uint64_t i = 0; i < r->npoints; i++) {
+            if (s->count[i])
+                col_jw_u64(w, s->pct[i * 4 + k]);
+            else
+                col_jw_null(w);
+        }
+        col_jw_arr_end(w);
+    }
+    col_jw_obj_end(w);
+}
+
+/* The answer, written directly as JSON text (jsonw.h): ~100k numbers for
+ * a day at one-minute steps, which as a jansson tree cost more to build
+ * and dump than the query itself.  Same keys, order and number forms as
+ * the tree gave. */
+static void colq_red_answer(col_api_resp *resp, const struct colq_red *r, int by_op,
+                            const char *by, const char *kname, uint64_t since, uint64_t until)
+{
+    col_jw w;
+    char *text;
+    size_t len;
+
+    col_jw_init(&w, 512 + (size_t)r->npoints * (24 + r->n * 80), 0);
+    col_jw_obj(&w);
+    col_jw_key(&w, "since_ns");
+    col_jw_u64_str(&w, since);
+    col_jw_key(&w, "until_ns");
+    col_jw_u64_str(&w, until);
+    col_jw_key(&w, "start_ns");
+    col_jw_u64_str(&w, r->first);
+    col_jw_key(&w, "step_ns");
+    col_jw_u64(&w, r->step ? r->step : (until - until % COLQ_MINUTE) + COLQ_MINUTE - r->first);
+    col_jw_key(&w, "kind");
+    col_jw_cstr(&w, kname);
+    col_jw_key(&w, "by");
+    col_jw_cstr(&w, by);
+    col_jw_key(&w, "t_us");
+    col_jw_arr(&w);
+    for (uint64_t i = 0; i < r->npoints; i++)
+        col_jw_u64(&w, (r->first + i * r->step) / 1000);
+    col_jw_arr_end(&w);
+    col_jw_key(&w, "series");
+    col_jw_arr(&w);
+    for (size_t i = 0; i < r->n; i++)
+        colq_series_write(&w, r, &r->s[i], by_op, since, until);
+    col_jw_arr_end(&w);
+    col_jw_obj_end(&w);
+    text = col_jw_take(&w, &len);
+    if (text == NULL) {
+        col_api_error(resp, 500, "internal", "out of memory building the response");
+        return;
+    }
+    resp->status = 200;
+    resp->json = text;
+    resp->json_len = len;
+}
+
+void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    struct colq_red r;
+    const char *service, *operation, *by, *kname;
+    uint64_t since, until;
+    unsigned mask;
+    int by_op, rv;
+
+    memset(&r, 0, sizeof r);
+    r.max_series = (size_t)col_api_max_series(api);
+    if (colq_str(req, resp, "service", 255, &service) != 0 ||
+        colq_str(req, resp, "operation", 255, &operation) != 0 ||
+        colq_kind(req, resp, &mask, &kname) != 0 ||
+        colq_range(api, req, resp, &since, &until) != 0 ||
+        colq_red_plan(api, req, resp, since, until, &r) != 0)
+        goto out;
+    by = req->arg(req->cx, "by");
+    if (by == NULL || *by == '\0')
+        by = operation != NULL ? "operation" : "service";
+    if (strcmp(by, "service") != 0 && strcmp(by, "operation") != 0) {
+        col_api_error(resp, 400, "bad_argument", "'by' must be service or operation, got '%.32s'",
+                      by);
+        goto out;
+    }
+    by_op = strcmp(by, "operation") == 0;
+    if (operation != NULL && !by_op) {
+        col_api_error(resp, 400, "bad_argument", "'operation' needs by=operation");
+        goto out;
+    }
+    /* A bucket of one stored row comes with its stored percentiles (the
+     * same function's numbers) instead of a histogram to walk. */
+    rv = col_store_red(api->store, service, operation, since, until, r.step, mask,
+                       (by_op ? 0 : 1) | COL_RED_SUMMARY, colq_red_row, &r);
+    if (r.too_big) {
+        col_api_error(resp, 400, "too_big",
+                      "more than %zu series (query-max-series) or %d numbers per column; filter "
+                      "by service or use a larger step",
+                      r.max_series, COLQ_MAX_CELLS);
+        goto out;
+    }
+    if (r.nomem)
+        rv = SL_ENOMEM;
+    if (rv != 0) {
+        colq_store_err(resp, "reading RED aggregates", rv);
+        goto out;
+    }
+    colq_red_answer(resp, &r, by_op, by, kname, since, until);
+out:
+    colq_red_free(&r);
+}
+
+/* ======================= whole-range rows (operations, top) ================ */
+
+struct colq_op {
+    char service[256], operation[256];
+    uint64_t count, errors, pct[4], max;
+};
+
+struct colq_ops {
+    struct colq_op *o;
+    size_t n, cap;
+    int nomem;
+};
+
+static int colq_op_row(const col_agg_row *row, void *arg)
+{
+    struct colq_ops *l = arg;
+    struct colq_op *o;
+
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 32;
+        struct colq_op *no = realloc(l->o, nc * sizeof *no);
+        if (no == NULL) {
+            l->nomem = 1;
+            return 1;
+        }
+        l->o = no;
+        l->cap = nc;
+    }
+    o = &l->o[l->n++];
+    snprintf(o->service, sizeof o->service, "%.*s", (int)row->service_len, row->service);
+    snprintf(o->operation, sizeof o->operation, "%.*s", (int)row->operation_len, row->operation);
+    o->count = row->count;
+    o->errors = row->errors;
+    col_apiq_percentiles(row->hist, o->pct);
+    o->max = row->hist->count ? row->hist->max : 0;
+    return 0;
+}
+
+static json_t *colq_op_json(const struct colq_op *o, double seconds, int with_service)
+{
+    json_t *j = json_object();
+    int rc = 0;
+
+    if (j == NULL)
+        return NULL;
+    if (with_service)
+        rc |= json_object_set_new(j, "service", json_string(o->service));
+    rc |= json_object_set_new(j, "operation", json_string(o->operation));
+    rc |= json_object_set_new(j, "count", json_integer((json_int_t)o->count));
+    rc |= json_object_set_new(j, "rate", json_real((double)o->count / seconds));
+    rc |= json_object_set_new(j, "errors", json_integer((json_int_t)o->errors));
+    rc |= json_object_set_new(j, "error_rate",
+                              json_real(o->count ? (double)o->errors / (double)o->count : 0));
+    rc |= json_object_set_new(j, "p50_ns", json_integer((json_int_t)o->pct[0]));
+    rc |= json_object_set_new(j, "p90_ns", json_integer((json_int_t)o->pct[1]));
+    rc |= json_object_set_new(j, "p95_ns", json_integer((json_int_t)o->pct[2]));
+    rc |= json_object_set_new(j, "p99_ns", json_integer((json_int_t)o->pct[3]));
+    rc |= json_object_set_new(j, "max_ns", json_integer((json_int_t)o->max));
+    if (rc != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static int colq_by_count(const void *a, const void *b)
+{
+    const struct colq_op *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->operation, y->operation);
+}
+
+static int colq_by_p99(const void *a, const void *b)
+{
+    const struct colq_op *x = a, *y = b;
+    if (x->pct[3] != y->pct[3])
+        return x->pct[3] < y->pct[3] ? 1 : -1;
+    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+static int colq_by_errors(const void *a, const void *b)
+{
+    const struct colq_op *x = a, *y = b;
+    double rx = x->count ? (double)x->errors / (double)x->count : 0;
+    double ry = y->count ? (double)y->errors / (double)y->count : 0;
+    if (x->errors != y->errors)
+        return x->errors < y->errors ? 1 : -1;
+    return rx < ry ? 1 : rx > ry ? -1 : 0;
+}
+
+struct colq_find {
+    const char *want;
+    int found;
+};
+
+static int colq_service_known(const char *name, size_t len, void *arg)
+{
+    struct colq_find *f = arg;
+    if (strlen(f->want) == len && memcmp(f->want, name, len) == 0)
+        f->found = 1;
+    return f->found;
+}
+
+/* GET /api/v1/services/{name}/operations */
+void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    static const char suffix[] = "/operations";
+    size_t rl = strlen(req->rest), sl = sizeof suffix - 1;
+    char name[256];
+    struct colq_ops l = {0};
+    const char *kname;
+    uint64_t since, until;
+    unsigned mask;
+    json_t *arr;
+    int rv;
+
+    if (rl <= sl || strcmp(req->rest + rl - sl, suffix) != 0 || rl - sl >= sizeof name) {
+        col_api_error(resp, 404, "not_found",
+                      "no API endpoint %.200s; the per-service endpoint is "
+                      "/api/v1/services/{name}/operations",
+                      req->path);
+        return;
+    }
+    memcpy(name, req->rest, rl - sl);
+    name[rl - sl] = '\0';
+    if (colq_kind(req, resp, &mask, &kname) != 0 ||
+        colq_range(api, req, resp, &since, &until) != 0)
+        return;
+    rv = col_store_red(api->store, name, NULL, since, until, 0, mask, 0, colq_op_row, &l);
+    if (l.nomem)
+        rv = SL_ENOMEM;
+    if (rv != 0) {
+        free(l.o);
+        colq_store_err(resp, "reading operations", rv);
+        return;
+    }
+    if (l.n == 0) {
+        struct colq_find f = {name, 0};
+        if (col_store_services(api->store, colq_service_known, &f) == 0 && !f.found) {
+            col_api_error(resp, 404, "not_found",
+                          "no service '%.200s' has sent spans; see /api/v1/services", name);
+            return;
+        }
+    }
+    if (l.n > 1)
+        qsort(l.o, l.n, sizeof *l.o, colq_by_count);
+    arr = json_array();
+    for (size_t i = 0; arr != NULL && i < l.n; i++)
+        if (json_array_append_new(arr, colq_op_json(&l.o[i], slq_agg_minutes_s(since, until), 0))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    free(l.o);
+    colq_ok(resp, arr == NULL ? NULL
+                              : json_pack("{s:s,s:s,s:o,s:o,s:o}", "service", name, "kind", kname,
+                                          "since_ns", colq_ns(since), "until_ns",
+                                          colq_ns(until), "operations", arr));
+}
+
+/* GET /api/v1/top?by=latency|errors */
+void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    struct colq_ops l = {0};
+    const char *by, *service, *kname;
+    uint64_t since, until;
+    unsigned long limit, min_count;
+    unsigned mask;
+    json_t *arr;
+    size_t shown = 0;
+    int rv, errors;
+
+    by = req->arg(req->cx, "by");
+    if (by == NULL || *by == '\0')
+        by = "latency";
+    if (strcmp(by, "latency") != 0 && strcmp(by, "errors") != 0) {
+        col_api_error(resp, 400, "bad_argument", "'by' must be latency or errors, got '%.32s'",
+                      by);
+        return;
+    }
+    errors = strcmp(by, "errors") == 0;
+    if (colq_str(req, resp, "service", 255, &service) != 0 ||
+        colq_kind(req, resp, &mask, &kname) != 0 ||
+        colq_uint(req, resp, "limit", COLQ_TOP_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0 ||
+        colq_uint(req, resp, "min_count", 1, 1, 1000000000UL, &min_count) != 0 ||
+        colq_range(api, req, resp, &since, &until) != 0)
+        return;
+    rv = col_store_red(api->store, service, NULL, since, until, 0, mask, 0, colq_op_row, &l);
+    if (l.nomem)
+        rv = SL_ENOMEM;
+    if (rv != 0) {
+        free(l.o);
+        colq_store_err(resp, "reading aggregates", rv);
+        return;
+    }
+    if (l.n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(l.o, l.n, sizeof *l.o, errors ? colq_by_errors : colq_by_p99);
+    arr = json_array();
+    for (size_t i = 0; arr != NULL && i < l.n && shown < limit; i++) {
+        if (l.o[i].count < min_count || (errors && l.o[i].errors == 0))
+            continue;
+        if (json_array_append_new(arr, colq_op_json(&l.o[i], slq_agg_minutes_s(since, until), 1))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+        shown++;
+    }
+    free(l.o);
+    colq_ok(resp, arr == NULL ? NULL
+                              : json_pack("{s:s,s:s,s:o,s:o,s:o}", "by", by, "kind", kname,
+                                          "since_ns", colq_ns(since), "until_ns",
+                                          colq_ns(until), "operations", arr));
+}
+
+/* ======================= GET /api/v1/deps =================================== */
+
+struct colq_deps {
+    json_t *edges;
+    double seconds;
+    int nomem;
+};
+
+static int colq_edge_row(const col_agg_row *row, void *arg)
+{
+    struct colq_deps *d = arg;
+    json_t *o = json_pack("{s:s%,s:s%}", "caller", row->service, row->service_len, "callee",
+                          row->operation, row->operation_len);
+
+    if (o == NULL || colq_set_red(o, row->count, row->errors, row->hist, d->seconds) != 0 ||
+        json_object_del(o, "count") != 0 ||
+        json_object_set_new(o, "calls", json_integer((json_int_t)row->count)) != 0 ||
+        json_array_append_new(d->edges, o) != 0) {
+        d->nomem = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int colq_node_row(const col_service_row *r, void *arg)
+{
+    json_t *nodes = arg;
+
+    if (r->spans == 0 && r->logs == 0)
+        return 0;
+    return json_array_append_new(nodes, json_pack("{s:s%,s:I,s:I,s:I}", "service", r->name,
+                                                  r->len, "spans", (json_int_t)r->spans,
+                                                  "errors", (json_int_t)r->span_errors, "logs",
+                                                  (json_int_t)r->logs)) != 0;
+}
+
+void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    struct colq_deps d = {0};
+    uint64_t since, until;
+    json_t *nodes = NULL;
+    int rv;
+
+    if (colq_range(api, req, resp, &since, &until) != 0)
+        return;
+    d.edges = json_array();
+    nodes = json_array();
+    d.seconds = slq_agg_minutes_s(since, until);
+    if (d.edges == NULL || nodes == NULL) {
+        rv = SL_ENOMEM;
+        goto fail;
+    }
+    rv = col_store_edges(api->store, since, until, 0, colq_edge_row, &d);
+    if (rv == 0 && d.nomem)
+        rv = SL_ENOMEM;
+    if (rv == 0)
+        rv = col_store_service_counts(api->store, since, until, colq_node_row, nodes);
+    if (rv > 0)
+        rv = SL_ENOMEM;
+    if (rv != 0)
+        goto fail;
+    colq_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", colq_ns(since), "until_ns",
+                            colq_ns(until), "nodes", nodes, "edges", d.edges));
+    return;
+fail:
+    json_decref(d.edges);
+    json_decref(nodes);
+    colq_store_err(resp, "reading the service map", rv);
+}
+
+/* ======================= GET /api/v1/logs =================================== */
+
+static int colq_level(const col_api_req *req, col_api_resp *resp, int *out)
+{
+    static const struct {
+        const char *name;
+        int level;
+    } names[] = {{"trace", SLC_LVL_TRACE}, {"debug", SLC_LVL_DEBUG}, {"info", SLC_LVL_INFO},
+                 {"warn", SLC_LVL_WARN},   {"warning", SLC_LVL_WARN}, {"error", SLC_LVL_ERROR},
+                 {"fatal", SLC_LVL_FATAL}};
+    const char *v = req->arg(req->cx, "level");
+    char *end;
+    long x;
+
+    *out = 0;
+    if (v == NULL || *v == '\0')
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcasecmp(v, names[i].name) == 0) {
+            *out = names[i].level;
+            return 0;
+        }
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno == 0 && end != v && *end == '\0' && x >= 1 && x <= 24) {
+        *out = (int)x;
+        return 0;
+    }
+    col_api_error(resp, 400, "bad_level",
+                  "'level' must be trace, debug, info, warn, error, fatal or a severity number "
+                  "1..24, got '%.32s'",
+                  v);
+    return -1;
+}
+
+static json_t *colq_log_json(const slc_batch *b, const slc_log *l)
+{
+    json_t *o = slq_log_json(b, l);
+    char url[64];
+
+    if (o == NULL || !(l->flags & SLC_LOG_F_TRACE))
+        return o;
+    snprintf(url, sizeof url, "/api/v1/traces/%s",
+             json_string_value(json_object_get(o, "trace_id")));
+    if (json_object_set_new(o, "trace_url", json_string(url)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int colq_log_keep(const slc_batch *b, const slc_log *l, const col_logs_q *q)
+{
+    const slc_str *svc = &b->strs[l->service], *body = &b->strs[l->body];
+
+    if (q->service != NULL && !colq_name_eq(q->service, svc->ptr, svc->len))
+        return 0;
+    if (q->min_level != 0 && l->level < q->min_level)
+        return 0;
+    if (l->time_ns < q->since_ns || l->time_ns > q->until_ns)
+        return 0;
+    if (q->contains != NULL &&
+        memmem(body->ptr, body->len, q->contains, strlen(q->contains)) == NULL)
+        return 0;
+    return 1;
+}
+
+/* The logs of one trace: filtered like a search, newest first, paged by an
+ * offset cursor "t.N" (the trace's records are few and read at once). */
+static void colq_trace_logs(const col_api *api, col_api_resp *resp, const col_logs_q *q,
+                            const char *hex)
+{
+    uint8_t tid[16];
+    slc_batch *b = NULL;
+    unsigned long off = 0;
+    size_t shown = 0, matched = 0;
+    char next[32] = "";
+    json_t *arr;
+    int rv;
+
+    if (strlen(hex) != 32 || slc_hex_decode(hex, 32, tid, 16) != 0 || slc_is_zero(tid, 16)) {
+        col_api_error(resp, 400, "bad_trace_id",
+                      "'trace_id' '%.64s' is not 32 hex digits (and not all zero)", hex);
+        return;
+    }
+    if (q->cursor != NULL && *q->cursor != '\0') {
+        char *end;
+        errno = 0;
+        off = strncmp(q->cursor, "t.", 2) == 0 ? strtoul(q->cursor + 2, &end, 10) : 0;
+        if (strncmp(q->cursor, "t.", 2) != 0 || errno != 0 || *end != '\0' || off > 100000000) {
+            col_api_error(resp, 400, "bad_cursor",
+                          "'cursor' is not one this endpoint returned; start without it");
+            return;
+        }
+    }
+    rv = col_store_trace_logs(api->store, tid, (uint32_t)api->trace_max_blocks, &b);
+    if (rv != 0 && rv != SL_ENOTFOUND) {
+        colq_store_err(resp, "reading the trace's logs", rv);
+        return;
+    }
+    arr = json_array();
+    for (uint32_t i = b != NULL ? b->nlogs : 0; i-- > 0 && arr != NULL;) {
+        if (!colq_log_keep(b, &b->logs[i], q))
+            continue;
+        if (matched++ < off)
+            continue;
+        if (shown == q->limit) {
+            snprintf(next, sizeof next, "t.%lu", off + shown);
+            break;
+        }
+        if (json_array_append_new(arr, colq_log_json(b, &b->logs[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+        shown++;
+    }
+    slc_batch_free(b);
+    colq_ok(resp, arr == NULL ? NULL
+                              : json_pack("{s:o,s:I,s:s,s:b}", "logs", arr, "count",
+                                          (json_int_t)shown, "next_cursor", next, "partial", 0));
+}
+
+void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    col_logs_q q;
+    const char *tid;
+    unsigned long limit;
+    char next[COL_CURSOR_MAX] = "";
+    slc_batch *b = NULL;
+    json_t *arr;
+    int capped = 0, rv;
+
+    memset(&q, 0, sizeof q);
+    if (colq_str(req, resp, "service", 255, &q.service) != 0 ||
+        colq_str(req, resp, "q", COLQ_Q_MAX, &q.contains) != 0 ||
+        colq_str(req, resp, "cursor", COL_CURSOR_MAX - 1, &q.cursor) != 0 ||
+        colq_str(req, resp, "trace_id", 64, &tid) != 0 || colq_level(req, resp, &q.min_level) != 0 ||
+        colq_uint(req, resp, "limit", COLQ_LOGS_DEFAULT, 1,
+                  (unsigned long)col_api_max_results(api), &limit) != 0)
+        return;
+    q.limit = limit;
+    /* A trace's logs are found by id, at any age: no default time range. */
+    if (tid != NULL) {
+        const char *s = req->arg(req->cx, "since"), *u = req->arg(req->cx, "until");
+        q.until_ns = UINT64_MAX;
+        if ((s != NULL && *s != '\0' &&
+             col_api_arg_time(req, resp, "since", NULL, &q.since_ns) != 0) ||
+            (u != NULL && *u != '\0' &&
+             col_api_arg_time(req, resp, "until", NULL, &q.until_ns) != 0))
+            return;
+        colq_trace_logs(api, resp, &q, tid);
+        return;
+    }
+    if (colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0)
+        return;
+    rv = col_store_logs(api->store, &q, &b, next, &capped);
+    if (rv == SL_EINVAL) {
+        col_api_error(resp, 400, "bad_cursor",
+                      "'cursor' is not one this endpoint returned; start without it");
+        return;
+    }
+    if (rv != 0) {
+        colq_store_err(resp, "searching logs", rv);
+        return;
+    }
+    arr = json_array();
+    for (uint32_t i = 0; arr != NULL && i < b->nlogs; i++)
+        if (json_array_append_new(arr, colq_log_json(b, &b->logs[i])) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    colq_ok(resp, arr == NULL ? NULL
+                              : json_pack("{s:o,s:I,s:s,s:b,s:o,s:o}", "logs", arr, "count",
+                                          (json_int_t)b->nlogs, "next_cursor", next, "partial",
+                                          capped, "since_ns", colq_ns(q.since_ns), "until_ns",
+                                          colq_ns(q.until_ns)));
+    slc_batch_free(b);
+}
