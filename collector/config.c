@@ -388,74 +388,33 @@ static void col_find_ui(col_config *c, const char *argv0)
     snprintf(c->ui_dir, sizeof c->ui_dir, "%s", "ui-static");
 }
 
-/* Adds the tokens of c->ingest_tokens_file (one a line, '#' comments). */
-static int col_load_tokens(col_config *c, char *err, size_t errlen)
-{
-    FILE *f = fopen(c->ingest_tokens_file, "r");
-    char line[COL_TOKEN_MAX + 64], msg[256];
-    int lineno = 0, rv = 0;
-
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read ingest-tokens-file %s: %s", c->ingest_tokens_file,
-                 strerror(errno));
-        return SL_ECONFIG;
-    }
-    while (rv == 0 && fgets(line, sizeof line, f) != NULL) {
-        char *p = line, *e;
-        lineno++;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        e = p + strlen(p);
-        while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
-            *--e = '\0';
-        if (*p == '\0' || *p == '#')
-            continue;
-        if (col_config_set(c, "ingest-token", p, msg, sizeof msg) != 0) {
-            snprintf(err, errlen, "%s:%d: %s", c->ingest_tokens_file, lineno, msg);
-            rv = SL_ECONFIG;
-        }
-    }
-    explicit_bzero(line, sizeof line);
-    fclose(f);
-    return rv;
-}
-
 static char *col_trim(char *p);
 
-/* Adds the tokens of c->api_tokens_file: "read TOKEN" or "admin TOKEN"
- * lines, '#' comments. */
-static int col_load_api_tokens(col_config *c, char *err, size_t errlen)
+/* One line of a token file, trimmed, not blank, not a comment: sets what it
+ * names, or writes why not into msg and returns SL_ECONFIG. */
+typedef int (*col_token_line_fn)(col_config *c, char *line, char *msg, size_t msglen);
+
+/* Reads a token file (what names the setting, for messages): every line
+ * that is not blank or a '#' comment goes to fn.  The buffer is wiped
+ * afterwards: tokens are credentials.  0 or SL_ECONFIG. */
+static int col_read_token_file(col_config *c, const char *path, const char *what,
+                               col_token_line_fn fn, char *err, size_t errlen)
 {
-    FILE *f = fopen(c->api_tokens_file, "r");
+    FILE *f = fopen(path, "r");
     char line[COL_TOKEN_MAX + 64], msg[256];
     int lineno = 0, rv = 0;
 
     if (f == NULL) {
-        snprintf(err, errlen, "cannot read api-tokens-file %s: %s", c->api_tokens_file,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot read %s %s: %s", what, path, strerror(errno));
         return SL_ECONFIG;
     }
     while (rv == 0 && fgets(line, sizeof line, f) != NULL) {
         char *p = col_trim(line);
-        const char *key = NULL;
-        size_t skip = 0;
         lineno++;
         if (*p == '\0' || *p == '#')
             continue;
-        if (strncmp(p, "read", 4) == 0 && (p[4] == ' ' || p[4] == '\t')) {
-            key = "api-token-read";
-            skip = 4;
-        } else if (strncmp(p, "admin", 5) == 0 && (p[5] == ' ' || p[5] == '\t')) {
-            key = "api-token-admin";
-            skip = 5;
-        }
-        if (key == NULL) {
-            snprintf(err, errlen, "%s:%d: expected 'read TOKEN' or 'admin TOKEN'",
-                     c->api_tokens_file, lineno);
-            rv = SL_ECONFIG;
-        } else if (col_config_set(c, key, col_trim(p + skip), msg,
-                                  sizeof msg) != 0) {
-            snprintf(err, errlen, "%s:%d: %s", c->api_tokens_file, lineno, msg);
+        if (fn(c, p, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
             rv = SL_ECONFIG;
         }
     }
@@ -464,11 +423,32 @@ static int col_load_api_tokens(col_config *c, char *err, size_t errlen)
     return rv;
 }
 
+/* --ingest-tokens-file: one token a line. */
+static int col_ingest_token_line(col_config *c, char *line, char *msg, size_t msglen)
+{
+    return col_config_set(c, "ingest-token", line, msg, msglen);
+}
+
+/* --api-tokens-file: "read TOKEN" or "admin TOKEN". */
+static int col_api_token_line(col_config *c, char *line, char *msg, size_t msglen)
+{
+    if (strncmp(line, "read", 4) == 0 && (line[4] == ' ' || line[4] == '\t'))
+        return col_config_set(c, "api-token-read", col_trim(line + 4), msg, msglen);
+    if (strncmp(line, "admin", 5) == 0 && (line[5] == ' ' || line[5] == '\t'))
+        return col_config_set(c, "api-token-admin", col_trim(line + 5), msg, msglen);
+    snprintf(msg, msglen, "expected 'read TOKEN' or 'admin TOKEN'");
+    return SL_ECONFIG;
+}
+
 int col_config_finish(col_config *c, const char *argv0, char *err, size_t errlen)
 {
-    if (c->ingest_tokens_file[0] != '\0' && col_load_tokens(c, err, errlen) != 0)
+    if (c->ingest_tokens_file[0] != '\0' &&
+        col_read_token_file(c, c->ingest_tokens_file, "ingest-tokens-file", col_ingest_token_line,
+                            err, errlen) != 0)
         return SL_ECONFIG;
-    if (c->api_tokens_file[0] != '\0' && col_load_api_tokens(c, err, errlen) != 0)
+    if (c->api_tokens_file[0] != '\0' &&
+        col_read_token_file(c, c->api_tokens_file, "api-tokens-file", col_api_token_line, err,
+                            errlen) != 0)
         return SL_ECONFIG;
     if ((c->http_tls_cert[0] == '\0') != (c->http_tls_key[0] == '\0')) {
         snprintf(err, errlen, "HTTPS needs both 'http-tls-cert' and 'http-tls-key'");

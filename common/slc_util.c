@@ -54,6 +54,17 @@ int slc_is_zero(const uint8_t *bytes, size_t n)
     return 1;
 }
 
+int slc_trace_id_parse(const char *s, uint8_t id[16])
+{
+    uint8_t tmp[16];
+
+    if (s == NULL || strlen(s) != 32 || slc_hex_decode(s, 32, tmp, 16) != 0 ||
+        slc_is_zero(tmp, 16))
+        return SL_EPARSE;
+    memcpy(id, tmp, 16);
+    return 0;
+}
+
 /* Validates UTF-8 per RFC 3629: rejects overlong forms, surrogates
  * (U+D800..DFFF) and code points above U+10FFFF.  ASCII runs take the fast
  * path since most telemetry strings are ASCII. */

@@ -28,6 +28,10 @@ int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz);
 /* 1 if all n bytes are zero. */
 int slc_is_zero(const uint8_t *bytes, size_t n);
 
+/* Parses a trace id as the API and the CLI take it: exactly 32 hex digits,
+ * not all zero (W3C).  0 with id[0..16) set, or SL_EPARSE (id unchanged). */
+int slc_trace_id_parse(const char *s, uint8_t id[16]);
+
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 int slc_utf8_valid(const char *s, size_t len);
 

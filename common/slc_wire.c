@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "slc_batch_int.h"
+#include "slc_bytes.h"
 #include "slc_util.h"
 
 /* Smallest encoded sizes, used to bound counts by the bytes left. */
@@ -43,28 +44,11 @@ void slc_wire_limits_default(slc_wire_limits *l)
     l->decoded_bytes = 256u << 20;
 }
 
-/* ---- little-endian helpers ------------------------------------------------ */
-
-static void put_u32(uint8_t *p, uint32_t v)
+const char *slc_kind_name(uint8_t kind)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+    static const char *const names[] = {"unspecified", "internal", "server",
+                                        "client",      "producer", "consumer"};
+    return kind < sizeof names / sizeof names[0] ? names[kind] : "unspecified";
 }
 
 /* ---- encoder ---------------------------------------------------------------- */
@@ -108,7 +92,7 @@ static void wb_u8(wbuf *w, uint8_t v)
 static void wb_u64(wbuf *w, uint64_t v)
 {
     uint8_t b[8];
-    put_u64(b, v);
+    slc_put_le64(b, v);
     wb_bytes(w, b, 8);
 }
 
@@ -244,11 +228,11 @@ static void write_header(uint8_t *h, uint8_t flags, uint64_t batch_id, uint32_t 
     h[4] = SLC_WIRE_VERSION;
     h[5] = flags;
     h[6] = h[7] = 0;
-    put_u64(h + 8, batch_id);
-    put_u32(h + 16, payload_len);
-    put_u32(h + 20, raw_len);
-    put_u32(h + 24, crc);
-    put_u32(h + 28, (uint32_t)crc32(0L, h, 28));
+    slc_put_le64(h + 8, batch_id);
+    slc_put_le32(h + 16, payload_len);
+    slc_put_le32(h + 20, raw_len);
+    slc_put_le32(h + 24, crc);
+    slc_put_le32(h + 28, (uint32_t)crc32(0L, h, 28));
 }
 
 int slc_wire_encode(const slc_batch *b, int zlib_level, uint8_t **out, size_t *outlen)
@@ -323,7 +307,7 @@ int slc_wire_encode_token(const slc_batch *b, int zlib_level, const char *token,
     nf[5] |= SLC_WIRE_F_TOKEN;
     nf[6] = (uint8_t)toklen;
     nf[7] = (uint8_t)(toklen >> 8);
-    put_u32(nf + 28, (uint32_t)crc32(0L, nf, 28));
+    slc_put_le32(nf + 28, (uint32_t)crc32(0L, nf, 28));
     *out = nf;
     *outlen = n + toklen;
     return SL_OK;
@@ -392,10 +376,12 @@ static int rd_u8(rd *r, uint8_t *v, const char *what)
 
 static int rd_u64(rd *r, uint64_t *v, const char *what)
 {
-    uint8_t b[8];
-    if (rd_bytes(r, b, 8, what))
+    if (r->err)
         return r->err;
-    *v = get_u64(b);
+    if (left(r) < 8)
+        return fail(r, SL_EWIRE_TRUNCATED, "truncated in %s", what);
+    *v = slc_get_le64(r->p);
+    r->p += 8;
     return SL_OK;
 }
 
@@ -701,7 +687,7 @@ static int rd_header(rd *r, const uint8_t *buf, size_t len, uint8_t *flags, uint
     if (buf[4] != SLC_WIRE_VERSION)
         return fail(r, SL_EWIRE_VERSION, "frame version %u; this side speaks version %d", buf[4],
                     SLC_WIRE_VERSION);
-    if ((uint32_t)crc32(0L, buf, 28) != get_u32(buf + 28))
+    if ((uint32_t)crc32(0L, buf, 28) != slc_get_le32(buf + 28))
         return fail(r, SL_EWIRE_CHECKSUM, "header checksum mismatch");
     if (buf[5] & ~SLC_WIRE_F_KNOWN)
         return fail(r, SL_EWIRE_FLAGS, "unknown flags 0x%02x", buf[5]);
@@ -714,10 +700,10 @@ static int rd_header(rd *r, const uint8_t *buf, size_t len, uint8_t *flags, uint
         return fail(r, SL_EWIRE_FLAGS, "reserved header bytes 6..7 set without the token flag");
     }
     *flags = buf[5];
-    *batch_id = get_u64(buf + 8);
-    *plen = get_u32(buf + 16);
-    *rawlen = get_u32(buf + 20);
-    *crc = get_u32(buf + 24);
+    *batch_id = slc_get_le64(buf + 8);
+    *plen = slc_get_le32(buf + 16);
+    *rawlen = slc_get_le32(buf + 20);
+    *crc = slc_get_le32(buf + 24);
     *toklen = tl;
     if (tl > len - SLC_WIRE_HEADER_LEN)
         return fail(r, SL_EWIRE_TRUNCATED, "ingest token of %zu bytes announced, %zu present", tl,
@@ -809,7 +795,7 @@ int slc_wire_strip_token(const uint8_t *buf, size_t len, uint8_t **out, size_t *
     if (h.toklen) {
         f[5] = (uint8_t)(h.flags & ~SLC_WIRE_F_TOKEN);
         f[6] = f[7] = 0;
-        put_u32(f + 28, (uint32_t)crc32(0L, f, 28));
+        slc_put_le32(f + 28, (uint32_t)crc32(0L, f, 28));
     }
     *out = f;
     *outlen = len - h.toklen;
@@ -903,10 +889,10 @@ size_t slc_ack_encode(const slc_ack *a, uint8_t *buf)
     size_t rl = strnlen(a->reason, SLC_ACK_MAX_REASON);
     memcpy(buf, SLC_ACK_MAGIC, 4);
     buf[4] = a->status;
-    put_u32(buf + 5, (uint32_t)a->err);
-    put_u64(buf + 9, a->batch_id);
-    put_u32(buf + 17, a->spans);
-    put_u32(buf + 21, a->logs);
+    slc_put_le32(buf + 5, (uint32_t)a->err);
+    slc_put_le64(buf + 9, a->batch_id);
+    slc_put_le32(buf + 17, a->spans);
+    slc_put_le32(buf + 21, a->logs);
     buf[25] = (uint8_t)rl;
     memcpy(buf + 26, a->reason, rl);
     return 26 + rl;
@@ -926,10 +912,10 @@ int slc_ack_decode(const uint8_t *buf, size_t len, slc_ack *a)
     if (len != 26 + rl)
         return len < 26 + rl ? SL_EWIRE_TRUNCATED : SL_EWIRE_TRAILING;
     a->status = buf[4];
-    a->err = (int32_t)get_u32(buf + 5);
-    a->batch_id = get_u64(buf + 9);
-    a->spans = get_u32(buf + 17);
-    a->logs = get_u32(buf + 21);
+    a->err = (int32_t)slc_get_le32(buf + 5);
+    a->batch_id = slc_get_le64(buf + 9);
+    a->spans = slc_get_le32(buf + 17);
+    a->logs = slc_get_le32(buf + 21);
     memcpy(a->reason, buf + 26, rl);
     a->reason[rl] = '\0';
     return SL_OK;

@@ -45,6 +45,11 @@ enum slc_kind {
     SLC_KIND_CONSUMER = 5
 };
 
+/* The lower-case name of a span kind ("server", ...; "unspecified" for
+ * values outside the enum): the one table for the API, the trace view and
+ * alert rules. */
+const char *slc_kind_name(uint8_t kind);
+
 /* Span status codes, as in OpenTelemetry. */
 enum slc_status { SLC_STATUS_UNSET = 0, SLC_STATUS_OK = 1, SLC_STATUS_ERROR = 2 };
 

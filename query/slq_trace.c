@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "sightline.h"
+#include "slq_util.h"
 #include "common/slc_util.h"
 
 #define SLQ_DEFAULT_MAX_SPANS 10000u
@@ -787,13 +788,6 @@ static json_t *jhex(const uint8_t *bytes, size_t n, int empty_if_zero)
     return json_string(hex);
 }
 
-static json_t *jns(uint64_t ns)
-{
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%" PRIu64, ns);
-    return json_string(buf);
-}
-
 /* json_object_set_new() steals the value even on failure; a NULL value
  * (allocation failure upstream) makes it fail, which is all we need. */
 static int set(json_t *o, const char *k, json_t *v) { return json_object_set_new(o, k, v) == 0 ? 0 : SL_ENOMEM; }
@@ -825,18 +819,6 @@ static json_t *jattrs(const slc_batch *b, uint32_t first, uint32_t count)
         free(key);
     }
     return o;
-}
-
-static const char *kind_name(uint8_t k)
-{
-    switch (k) {
-    case SLC_KIND_SERVER: return "server";
-    case SLC_KIND_CLIENT: return "client";
-    case SLC_KIND_PRODUCER: return "producer";
-    case SLC_KIND_CONSUMER: return "consumer";
-    case SLC_KIND_INTERNAL: return "internal";
-    default: return "unspecified";
-    }
 }
 
 static const char *status_name(uint8_t s)
@@ -878,11 +860,11 @@ static json_t *span_json(const slq_trace *t, const slq_node *nd)
     rc |= set(o, "parent_id", jhex(s->parent_id, 8, 1));
     rc |= set(o, "service", jstr(b, s->service));
     rc |= set(o, "name", jstr(b, s->name));
-    rc |= set(o, "kind", json_string(kind_name(s->kind)));
-    rc |= set(o, "start_ns", jns(start));
+    rc |= set(o, "kind", json_string(slc_kind_name(s->kind)));
+    rc |= set(o, "start_ns", slq_json_ns(start));
     rc |= set(o, "start_us", json_integer((json_int_t)(start / 1000)));
     if (nd->skew_ns != 0) {
-        rc |= set(o, "raw_start_ns", jns(s->start_ns));
+        rc |= set(o, "raw_start_ns", slq_json_ns(s->start_ns));
         rc |= set(o, "raw_start_us", json_integer((json_int_t)(s->start_ns / 1000)));
     }
     rc |= set(o, "duration_ns", json_integer((json_int_t)span_dur(s)));
@@ -938,7 +920,7 @@ static json_t *log_json(const slc_batch *b, const slc_log *l)
     if (o == NULL)
         return NULL;
     int rc = 0;
-    rc |= set(o, "time_ns", jns(l->time_ns));
+    rc |= set(o, "time_ns", slq_json_ns(l->time_ns));
     rc |= set(o, "time_us", json_integer((json_int_t)(l->time_ns / 1000)));
     rc |= set(o, "severity", json_integer(l->level));
     rc |= set(o, "level", json_string(level_name(l->level)));
@@ -971,7 +953,7 @@ static json_t *summary_json(const slq_trace *t)
         rc |= set(o, "root_service", json_string(""));
         rc |= set(o, "root_name", json_string(""));
     }
-    rc |= set(o, "start_ns", jns(t->start_ns));
+    rc |= set(o, "start_ns", slq_json_ns(t->start_ns));
     rc |= set(o, "start_us", json_integer((json_int_t)(t->start_ns / 1000)));
     rc |= set(o, "duration_ns", json_integer((json_int_t)(t->end_ns - t->start_ns)));
     rc |= set(o, "span_count", json_integer(t->span_count));

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "query/slq_util.h"
 #include "sightline.h"
 #include "common/slc_util.h"
 
@@ -85,13 +86,6 @@ static void al_time_str(uint64_t ns, char *buf, size_t len)
     snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              (unsigned)(ns % COL_AL_SEC / 1000000ULL));
-}
-
-static json_t *al_ns(uint64_t ns)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
-    return json_string(buf);
 }
 
 static uint64_t al_ns_get(const json_t *o, const char *key)
@@ -205,7 +199,7 @@ static json_t *al_hist_entry(uint64_t now, const char *rule, const char *event)
 {
     char ts[80];
     al_time_str(now, ts, sizeof ts);
-    return json_pack("{s:o,s:s,s:s,s:s}", "time_ns", al_ns(now), "time", ts, "rule", rule,
+    return json_pack("{s:o,s:s,s:s,s:s}", "time_ns", slq_json_ns(now), "time", ts, "rule", rule,
                      "event", event);
 }
 
@@ -328,7 +322,7 @@ static json_t *al_payload(col_alerts *a, const col_al_rule *r, const col_al_stat
                   "operation", r->c.operation, "caller", r->c.caller, "value",
                   al_value_json(st), "threshold", r->c.threshold, "unit",
                   col_al_unit(r->c.metric), "starts_at", starts, "starts_at_ns",
-                  al_ns(st->active_since), "collector", a->host, "sent_at_ns", al_ns(now),
+                  slq_json_ns(st->active_since), "collector", a->host, "sent_at_ns", slq_json_ns(now),
                   "ends_at", resolved ? ends : "");
     if (p != NULL && reason != NULL)
         json_object_set_new(p, "reason", json_string(reason));
@@ -426,10 +420,10 @@ static json_t *al_status_json(const struct al_ent *e)
     const col_al_status *s = &e->st;
     return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:s}", "state",
                      col_al_state_name(s->state), "expr", e->expr, "pending_since_ns",
-                     al_ns(s->pending_since), "active_since_ns", al_ns(s->active_since),
-                     "resolved_at_ns", al_ns(s->resolved_at), "clear_since_ns",
-                     al_ns(s->clear_since), "last_notified_ns", al_ns(s->last_notified),
-                     "last_eval_ns", al_ns(s->last_eval), "value", json_real(s->value),
+                     slq_json_ns(s->pending_since), "active_since_ns", slq_json_ns(s->active_since),
+                     "resolved_at_ns", slq_json_ns(s->resolved_at), "clear_since_ns",
+                     slq_json_ns(s->clear_since), "last_notified_ns", slq_json_ns(s->last_notified),
+                     "last_eval_ns", slq_json_ns(s->last_eval), "value", json_real(s->value),
                      "has_value", s->has_value, "last_error", s->last_error);
 }
 
@@ -469,11 +463,11 @@ static char *al_state_dump(col_alerts *a)
             json_array_append_new(
                 out, json_pack("{s:s,s:s,s:O,s:i,s:o,s:o,s:s}", "notifier", m->notifier, "rule",
                                m->rule, "payload", m->payload, "attempts", m->attempts,
-                               "next_ns", al_ns(m->next_ns), "created_ns", al_ns(m->created_ns),
+                               "next_ns", slq_json_ns(m->next_ns), "created_ns", slq_json_ns(m->created_ns),
                                "last_error", m->last_error));
         }
         json_object_set_new(root, "version", json_integer(1));
-        json_object_set_new(root, "seq", al_ns(a->seq));
+        json_object_set_new(root, "seq", slq_json_ns(a->seq));
         json_object_set(root, "states", states);
         json_object_set(root, "history", hist);
         json_object_set(root, "outbox", out);
@@ -1194,11 +1188,11 @@ static json_t *al_alert_json(const col_al_rule *r, const struct al_ent *e)
                   "service", r->c.service, "operation", r->c.operation, "caller", r->c.caller,
                   "value", al_value_json(&e->st), "threshold", r->c.threshold, "unit",
                   col_al_unit(r->c.metric), "disabled", r->disabled, "notify", notify,
-                  "pending_since_ns", al_ns(e->st.pending_since), "active_since_ns",
-                  al_ns(e->st.active_since), "resolved_at_ns", al_ns(e->st.resolved_at),
-                  "last_eval_ns", al_ns(e->st.last_eval), "last_error", e->st.last_error,
-                  "for_ns", al_ns(r->c.for_ns), "window_ns", al_ns(r->c.window_ns),
-                  "keep_firing_for_ns", al_ns(r->keep_firing_for_ns));
+                  "pending_since_ns", slq_json_ns(e->st.pending_since), "active_since_ns",
+                  slq_json_ns(e->st.active_since), "resolved_at_ns", slq_json_ns(e->st.resolved_at),
+                  "last_eval_ns", slq_json_ns(e->st.last_eval), "last_error", e->st.last_error,
+                  "for_ns", slq_json_ns(r->c.for_ns), "window_ns", slq_json_ns(r->c.window_ns),
+                  "keep_firing_for_ns", slq_json_ns(r->keep_firing_for_ns));
     return o;
 }
 
@@ -1217,8 +1211,8 @@ json_t *col_alerts_list_json(col_alerts *a, uint64_t now)
                     : json_pack("{s:o,s:{s:i,s:i,s:i,s:i,s:i},s:o,s:o,s:o,s:s,s:s?}", "alerts",
                                 arr, "counts", "ok", counts[0], "pending", counts[1], "firing",
                                 counts[2], "resolved", counts[3], "disabled", counts[4],
-                                "interval_ns", al_ns(a->interval_ns), "last_eval_ns",
-                                al_ns(a->last_pass_ns), "now_ns", al_ns(now), "rules_file",
+                                "interval_ns", slq_json_ns(a->interval_ns), "last_eval_ns",
+                                slq_json_ns(a->last_pass_ns), "now_ns", slq_json_ns(now), "rules_file",
                                 a->rules_path, "rules_error",
                                 a->rules_error[0] ? a->rules_error : NULL);
     pthread_mutex_unlock(&a->mu);
@@ -1292,7 +1286,7 @@ int col_alerts_check(col_alerts *a, const char *expr, const char *rule, uint64_t
                      "would_fire", fire, "value", has ? json_real(v) : json_null(), "threshold",
                      r.c.threshold, "unit", col_al_unit(r.c.metric), "metric",
                      col_al_metric_name(&r.c, m, sizeof m), "service", r.c.service,
-                     "description", desc, "window_ns", al_ns(r.c.window_ns), "now_ns", al_ns(now),
+                     "description", desc, "window_ns", slq_json_ns(r.c.window_ns), "now_ns", slq_json_ns(now),
                      "rule", expr == NULL ? r.name : NULL, "state", state);
     return *out != NULL ? 0 : SL_ENOMEM;
 }

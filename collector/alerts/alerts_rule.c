@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/slq_util.h"
 #include "sightline.h"
 #include "common/slc_util.h"
 #include "common/slc_wire.h"
@@ -181,36 +182,17 @@ static void al_fmt_level(int level, char *buf, size_t len)
     snprintf(buf, len, "%d", level);
 }
 
-static const struct {
-    const char *name;
-    unsigned mask;
-} al_kinds[] = {{"entry", COL_KIND_ENTRY},
-                {"all", 0},
-                {"server", 1u << SLC_KIND_SERVER},
-                {"client", 1u << SLC_KIND_CLIENT},
-                {"internal", 1u << SLC_KIND_INTERNAL},
-                {"producer", 1u << SLC_KIND_PRODUCER},
-                {"consumer", 1u << SLC_KIND_CONSUMER}};
-
 static int al_parse_kind(const char *s, col_al_cond *c)
 {
-    for (size_t i = 0; i < sizeof al_kinds / sizeof al_kinds[0]; i++)
-        if (strcmp(s, al_kinds[i].name) == 0) {
-            c->kind_mask = al_kinds[i].mask;
-            c->all_kinds = al_kinds[i].mask == 0;
-            return 0;
-        }
-    return -1;
+    if (slq_kind_parse(s, &c->kind_mask, NULL) != 0)
+        return -1;
+    c->all_kinds = c->kind_mask == 0;
+    return 0;
 }
 
 static const char *al_kind_name(const col_al_cond *c)
 {
-    if (c->all_kinds)
-        return "all";
-    for (size_t i = 0; i < sizeof al_kinds / sizeof al_kinds[0]; i++)
-        if (al_kinds[i].mask == c->kind_mask && al_kinds[i].mask != 0)
-            return al_kinds[i].name;
-    return "entry";
+    return c->all_kinds ? "all" : slq_kind_mask_name(c->kind_mask);
 }
 
 /* "p99", "p99.9", "error_rate", "rate", "logs". */

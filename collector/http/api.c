@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/slq_util.h"
 #include "sightline.h"
 #include "common/slc_util.h"
 #include "query/slq_trace.h"
@@ -126,14 +127,6 @@ static void col_ok(col_api_resp *resp, json_t *body)
     resp->body = body;
 }
 
-/* Decimal string for *_ns fields: exact, unlike a JSON number in JavaScript. */
-static json_t *col_ns_str(uint64_t ns)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
-    return json_string(buf);
-}
-
 /* ---- GET /api/v1/traces/{id} -------------------------------------------- */
 
 static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -146,8 +139,7 @@ static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp
     json_t *j = NULL;
     int rv;
 
-    if (strlen(req->rest) != 32 || slc_hex_decode(req->rest, 32, tid, 16) != 0 ||
-        slc_is_zero(tid, 16)) {
+    if (slc_trace_id_parse(req->rest, tid) != 0) {
         col_api_error(resp, 400, "bad_trace_id",
                       "trace id '%.64s' is not 32 hex digits (and not all zero)", req->rest);
         return;
@@ -254,8 +246,8 @@ static void col_h_services(const col_api *api, const col_api_req *req, col_api_r
         col_api_store_error(resp, rv, "listing services");
         return;
     }
-    col_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", col_ns_str(since),
-                           "until_ns", col_ns_str(until)));
+    col_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", slq_json_ns(since),
+                           "until_ns", slq_json_ns(until)));
 }
 
 /* ---- GET /api/v1/stats ---------------------------------------------------- */
@@ -321,13 +313,13 @@ static json_t *col_stats_store(col_store *s)
                      (json_int_t)ss.block_cache_bytes, "edge_tracker_bytes",
                      (json_int_t)ss.edge_tracker_bytes, "retention", "runs",
                      (json_int_t)ss.retention_runs, "cutoff_ns",
-                     col_ns_str(ss.retention_cutoff_ns), "last_pass_ms",
+                     slq_json_ns(ss.retention_cutoff_ns), "last_pass_ms",
                      (json_int_t)ss.retention_last_ms, "sealing", "runs",
                      (json_int_t)ss.seal_runs, "frames_sealed", (json_int_t)ss.sealed_frames,
                      "items_sealed", (json_int_t)ss.sealed_items, "blocks_written",
                      (json_int_t)ss.sealed_blocks, "bytes_in", (json_int_t)ss.seal_bytes_in,
                      "bytes_out", (json_int_t)ss.seal_bytes_out, "sealed_until_ns",
-                     col_ns_str(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms,
+                     slq_json_ns(ss.sealed_until_ns), "last_pass_ms", (json_int_t)ss.seal_last_ms,
                      "trace_index", "windows_written", (json_int_t)ss.tidx_windows, "rows_written",
                      (json_int_t)ss.tidx_rows, "trace_frame_pairs", (json_int_t)ss.tidx_pairs,
                      "frames_reindexed_at_start", (json_int_t)ss.tidx_reindexed_frames, "disk",

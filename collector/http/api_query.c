@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/slq_util.h"
 #include "sightline.h"
 #include "common/slc_util.h"
 #include "query/slq_trace.h"
@@ -40,13 +41,6 @@
 #define COLQ_Q_MAX 256
 
 /* ======================= argument parsing ================================== */
-
-static json_t *colq_ns(uint64_t ns)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
-    return json_string(buf);
-}
 
 static void colq_ok(col_api_resp *resp, json_t *body)
 {
@@ -183,29 +177,13 @@ static int colq_bool(const col_api_req *req, col_api_resp *resp, const char *nam
 static int colq_kind(const col_api_req *req, col_api_resp *resp, unsigned *mask,
                      const char **name)
 {
-    static const struct {
-        const char *name;
-        unsigned mask;
-    } kinds[] = {{"entry", COL_KIND_ENTRY},
-                 {"all", 0},
-                 {"server", 1u << SLC_KIND_SERVER},
-                 {"client", 1u << SLC_KIND_CLIENT},
-                 {"internal", 1u << SLC_KIND_INTERNAL},
-                 {"producer", 1u << SLC_KIND_PRODUCER},
-                 {"consumer", 1u << SLC_KIND_CONSUMER}};
     const char *v = req->arg(req->cx, "kind");
 
     if (v == NULL || *v == '\0')
         v = "entry";
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(v, kinds[i].name) == 0) {
-            *mask = kinds[i].mask;
-            *name = kinds[i].name;
-            return 0;
-        }
-    col_api_error(resp, 400, "bad_argument",
-                  "'kind' must be entry, all, server, client, internal, producer or consumer, "
-                  "got '%.32s'",
+    if (slq_kind_parse(v, mask, name) == 0)
+        return 0;
+    col_api_error(resp, 400, "bad_argument", "'kind' must be " SLQ_KIND_CHOICES ", got '%.32s'",
                   v);
     return -1;
 }
@@ -377,13 +355,6 @@ static json_t *colq_trace_summary(const col_api *api, const uint8_t tid[16])
     return j;
 }
 
-static const char *colq_kind_name(uint8_t k)
-{
-    static const char *const names[] = {"unspecified", "internal", "server",
-                                        "client",      "producer", "consumer"};
-    return k < sizeof names / sizeof names[0] ? names[k] : "unspecified";
-}
-
 static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int summary)
 {
     char tid[33], sid[17];
@@ -394,8 +365,8 @@ static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int sum
     if (slc_is_zero(h->span_id, 8))
         sid[0] = '\0'; /* a root from the trace list: the index keeps no span id */
     o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:b}", "trace_id", tid, "span_id", sid,
-                  "service", h->service, "name", h->name, "kind", colq_kind_name(h->kind),
-                  "start_ns", colq_ns(h->start_ns), "start_us", (json_int_t)(h->start_ns / 1000),
+                  "service", h->service, "name", h->name, "kind", slc_kind_name(h->kind),
+                  "start_ns", slq_json_ns(h->start_ns), "start_us", (json_int_t)(h->start_ns / 1000),
                   "duration_ns", (json_int_t)h->duration_ns, "error", (int)h->error, "is_root",
                   (int)h->is_root);
     if (o == NULL || !summary)
@@ -516,8 +487,8 @@ void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *r
         }
     body = arr == NULL ? NULL
                        : json_pack("{s:o,s:I,s:b,s:o,s:o}", "traces", arr, "count", (json_int_t)n,
-                                   "partial", capped, "since_ns", colq_ns(q.since_ns), "until_ns",
-                                   colq_ns(q.until_ns));
+                                   "partial", capped, "since_ns", slq_json_ns(q.since_ns), "until_ns",
+                                   slq_json_ns(q.until_ns));
     colq_ok(resp, body);
 out:
     free(hits);
@@ -1012,8 +983,8 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
     free(l.o);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "service", name, "kind", kname,
-                                          "since_ns", colq_ns(since), "until_ns",
-                                          colq_ns(until), "operations", arr));
+                                          "since_ns", slq_json_ns(since), "until_ns",
+                                          slq_json_ns(until), "operations", arr));
 }
 
 /* GET /api/v1/top?by=latency|errors */
@@ -1067,8 +1038,8 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
     free(l.o);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "by", by, "kind", kname,
-                                          "since_ns", colq_ns(since), "until_ns",
-                                          colq_ns(until), "operations", arr));
+                                          "since_ns", slq_json_ns(since), "until_ns",
+                                          slq_json_ns(until), "operations", arr));
 }
 
 /* ======================= GET /api/v1/deps =================================== */
@@ -1132,8 +1103,8 @@ void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *res
         rv = SL_ENOMEM;
     if (rv != 0)
         goto fail;
-    colq_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", colq_ns(since), "until_ns",
-                            colq_ns(until), "nodes", nodes, "edges", d.edges));
+    colq_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", slq_json_ns(since), "until_ns",
+                            slq_json_ns(until), "nodes", nodes, "edges", d.edges));
     return;
 fail:
     json_decref(d.edges);
@@ -1221,7 +1192,7 @@ static void colq_trace_logs(const col_api *api, col_api_resp *resp, const col_lo
     json_t *arr;
     int rv;
 
-    if (strlen(hex) != 32 || slc_hex_decode(hex, 32, tid, 16) != 0 || slc_is_zero(tid, 16)) {
+    if (slc_trace_id_parse(hex, tid) != 0) {
         col_api_error(resp, 400, "bad_trace_id",
                       "'trace_id' '%.64s' is not 32 hex digits (and not all zero)", hex);
         return;
@@ -1315,7 +1286,7 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:o,s:I,s:s,s:b,s:o,s:o}", "logs", arr, "count",
                                           (json_int_t)b->nlogs, "next_cursor", next, "partial",
-                                          capped, "since_ns", colq_ns(q.since_ns), "until_ns",
-                                          colq_ns(q.until_ns)));
+                                          capped, "since_ns", slq_json_ns(q.since_ns), "until_ns",
+                                          slq_json_ns(q.until_ns)));
     slc_batch_free(b);
 }

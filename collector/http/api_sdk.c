@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/slq_util.h"
 #include "sightline.h"
 #include "common/slc_util.h"
 #include "common/slc_wire.h"
@@ -70,13 +71,6 @@ static char *cols_dup(const char *p, size_t n)
     return s;
 }
 
-static json_t *cols_ns(uint64_t ns)
-{
-    char buf[24];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long)ns);
-    return json_string(buf);
-}
-
 static void cols_set_free(struct cols_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
@@ -111,7 +105,7 @@ static json_t *cols_detail(const slc_batch *b, const slc_log *l, slc_str inst)
 
     if (!bad)
         bad = json_object_set_new(d, "instance", json_stringn(inst.ptr, inst.len)) != 0 ||
-              json_object_set_new(d, "time_ns", cols_ns(l->time_ns)) != 0 ||
+              json_object_set_new(d, "time_ns", slq_json_ns(l->time_ns)) != 0 ||
               json_object_set_new(d, "time_us", json_integer((json_int_t)(l->time_ns / 1000))) != 0;
     for (uint32_t k = 0; !bad && k < l->attr_count; k++) {
         const slc_attr *a = &b->attrs[l->attr_first + k];
@@ -220,7 +214,7 @@ static json_t *cols_service_json(const struct cols_inst *v, size_t n)
         return NULL;
     }
     o = json_pack("{s:s,s:I,s:o,s:I,s:o,s:o}", "service", v[0].service, "instance_count",
-                  (json_int_t)n, "time_ns", cols_ns(v[0].time_ns), "time_us",
+                  (json_int_t)n, "time_ns", slq_json_ns(v[0].time_ns), "time_us",
                   (json_int_t)(v[0].time_ns / 1000), "counters", sum, "instances", arr);
     return o;
 }
@@ -313,8 +307,8 @@ void col_api_sdk(const col_api *api, const col_api_req *req, col_api_resp *resp)
         i = j;
     }
     out_body = json_pack("{s:O,s:I,s:b,s:o,s:o}", "services", services, "records", (json_int_t)records,
-                     "partial", partial, "since_ns", cols_ns(q.since_ns), "until_ns",
-                     cols_ns(q.until_ns));
+                     "partial", partial, "since_ns", slq_json_ns(q.since_ns), "until_ns",
+                     slq_json_ns(q.until_ns));
     if (out_body == NULL)
         goto oom;
     resp->status = 200;

@@ -15,6 +15,7 @@
 #include "gzip.h"
 #include "ingest.h"
 #include "otlp.h"
+#include "common/slc_bytes.h"
 #include "sightline.h"
 
 #define COL_RECV_ZLIB_LEVEL 1 /* stored frames are compressed like the SDK's */
@@ -107,10 +108,7 @@ void col_recv_upload_free(col_recv_upload *u)
 
 static void col_pb_put_varint(uint8_t *buf, size_t *n, uint64_t v)
 {
-    do {
-        buf[(*n)++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v != 0);
+    *n += slc_varint_put(buf + *n, v);
 }
 
 /* field num, LEN, bytes; buf must have room for len + 20 */

@@ -611,7 +611,7 @@ static int read_attrs(dec *d, int sh, uint32_t *first, uint32_t *count)
                 const uint8_t *p = NULL;
                 if (rbytes(d, &c->x, 8, &p, "double"))
                     return d->err;
-                uint64_t bits = get64(p);
+                uint64_t bits = slc_get_le64(p);
                 memcpy(&a.v.d, &bits, 8);
                 if (!isfinite(a.v.d))
                     return fail(d, SL_EWIRE_VALUE, "page %u: attribute value is not finite",
@@ -851,7 +851,7 @@ static int ans_decode(dec *d, const uint8_t *src, size_t len, uint8_t *dst, size
     if (sum != ANS_M || cleft(&c) < 4 * ways)
         return fail(d, SL_EWIRE_INFLATE, "page %u: bad rANS table", d->page);
     for (uint32_t w = 0; w < ways; w++)
-        x[w] = get32(c.p + 4 * w);
+        x[w] = slc_get_le32(c.p + 4 * w);
     const uint8_t *p = c.p + 4 * ways, *end = c.end;
     size_t i = 0;
     if (k == 1) { /* one symbol: the states never move */
@@ -1158,28 +1158,28 @@ static int read_dir(dec *d, const uint8_t *buf, size_t len, blkdir *bd, int full
     if (buf[4] != COL_COLD_VERSION)
         return fail(d, SL_EWIRE_VERSION, "sealed block version %u; this side reads version %d",
                     buf[4], COL_COLD_VERSION);
-    if ((uint32_t)crc32(0L, buf, 28) != get32(buf + 28))
+    if ((uint32_t)crc32(0L, buf, 28) != slc_get_le32(buf + 28))
         return fail(d, SL_EWIRE_CHECKSUM, "sealed block header checksum mismatch");
     if (buf[5] || buf[6] || buf[7])
         return fail(d, SL_EWIRE_FLAGS, "sealed block flags or reserved bytes set");
-    bd->batch_id = get64(buf + 8);
-    bd->body_len = get32(buf + 16);
-    bd->nspans = get32(buf + 20);
+    bd->batch_id = slc_get_le64(buf + 8);
+    bd->body_len = slc_get_le32(buf + 16);
+    bd->nspans = slc_get_le32(buf + 20);
     if (bd->body_len != len - COL_COLD_HEADER_LEN)
         return fail(d, bd->body_len > len - COL_COLD_HEADER_LEN ? SL_EWIRE_TRUNCATED
                                                                 : SL_EWIRE_TRAILING,
                     "body of %zu bytes announced, %zu present", bd->body_len,
                     len - COL_COLD_HEADER_LEN);
     bd->body = buf + COL_COLD_HEADER_LEN;
-    if (full && (uint32_t)crc32(0L, bd->body, (uInt)bd->body_len) != get32(buf + 24))
+    if (full && (uint32_t)crc32(0L, bd->body, (uInt)bd->body_len) != slc_get_le32(buf + 24))
         return fail(d, SL_EWIRE_CHECKSUM, "sealed block body checksum mismatch");
     if (bd->body_len < BODY_FIXED + 4)
         return fail(d, SL_EWIRE_TRUNCATED, "sealed block body of %zu bytes is too short",
                     bd->body_len);
-    bd->nlogs = get32(bd->body);
-    bd->ntraces = get32(bd->body + 4);
-    bd->npages = get32(bd->body + 8);
-    bd->base = get64(bd->body + 12);
+    bd->nlogs = slc_get_le32(bd->body);
+    bd->ntraces = slc_get_le32(bd->body + 4);
+    bd->npages = slc_get_le32(bd->body + 8);
+    bd->base = slc_get_le64(bd->body + 12);
     if (bd->nspans > d->lim->spans)
         return fail(d, SL_EWIRE_LIMIT, "%u spans exceed the limit of %u", bd->nspans,
                     d->lim->spans);
@@ -1191,7 +1191,7 @@ static int read_dir(dec *d, const uint8_t *buf, size_t len, blkdir *bd, int full
         return fail(d, SL_EWIRE_TRUNCATED, "directory of %u pages and %u traces is truncated",
                     bd->npages, bd->ntraces);
     if (!full &&
-        (uint32_t)crc32(0L, bd->body, (uInt)(dirlen - 4)) != get32(bd->body + dirlen - 4))
+        (uint32_t)crc32(0L, bd->body, (uInt)(dirlen - 4)) != slc_get_le32(bd->body + dirlen - 4))
         return fail(d, SL_EWIRE_CHECKSUM, "sealed block directory checksum mismatch");
     bd->ents = bd->body + BODY_FIXED;
     bd->tids = bd->ents + (size_t)bd->npages * PAGE_ENTRY;
@@ -1200,16 +1200,16 @@ static int read_dir(dec *d, const uint8_t *buf, size_t len, blkdir *bd, int full
     int tl = 0;
     for (uint32_t i = 0; i < bd->npages; i++) {
         const uint8_t *e = bd->ents + (size_t)i * PAGE_ENTRY;
-        uint32_t ntr = get32(e + 12), nsp = get32(e + 16), nlg = get32(e + 20);
-        if (get32(e) == 0 || get32(e + 4) == 0 || (ntr == 0 && (nsp != 0 || nlg == 0)) ||
+        uint32_t ntr = slc_get_le32(e + 12), nsp = slc_get_le32(e + 16), nlg = slc_get_le32(e + 20);
+        if (slc_get_le32(e) == 0 || slc_get_le32(e + 4) == 0 || (ntr == 0 && (nsp != 0 || nlg == 0)) ||
             (tl && ntr))
             return fail(d, SL_EWIRE_VALUE, "directory entry of page %u is invalid", i);
         tl = ntr == 0;
         tr += ntr;
         sp += nsp;
         lg += nlg;
-        off += get32(e);
-        raw += get32(e + 4);
+        off += slc_get_le32(e);
+        raw += slc_get_le32(e + 4);
     }
     if (tr != bd->ntraces || sp != bd->nspans || lg != bd->nlogs)
         return fail(d, SL_EWIRE_VALUE, "directory counts differ from the header's");
@@ -1227,8 +1227,8 @@ static int read_dir(dec *d, const uint8_t *buf, size_t len, blkdir *bd, int full
 static pent page_entry(const blkdir *bd, uint32_t i, size_t off)
 {
     const uint8_t *e = bd->ents + (size_t)i * PAGE_ENTRY;
-    pent p = {off,           get32(e),      get32(e + 4), get32(e + 8),
-              get32(e + 12), get32(e + 16), get32(e + 20)};
+    pent p = {off,           slc_get_le32(e),      slc_get_le32(e + 4), slc_get_le32(e + 8),
+              slc_get_le32(e + 12), slc_get_le32(e + 16), slc_get_le32(e + 20)};
     return p;
 }
 

@@ -147,13 +147,7 @@ static inline void put_varint(enc *e, sbuf *s, uint64_t v)
 {
     if (s->cap - s->len < 10 && sb_grow(e, s, 10))
         return;
-    uint8_t *q = s->p + s->len;
-    while (v >= 0x80) {
-        *q++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *q++ = (uint8_t)v;
-    s->len = (size_t)(q - s->p);
+    s->len += slc_varint_put(s->p + s->len, v);
 }
 
 static inline void put_bytes(enc *e, sbuf *s, const void *src, size_t n)
@@ -394,7 +388,7 @@ static void col_finish(enc *e, ecol *c)
         }
         if (yb != v->v[i]) {
             uint8_t raw[8];
-            put64(raw, v->v[i]);
+            slc_put_le64(raw, v->v[i]);
             put_bytes(e, &c->x, raw, 8);
             v->v[i] = 0;
         } else {
@@ -995,7 +989,7 @@ static int ans_encode(enc *e, const uint8_t *src, size_t n, const uint32_t *freq
     }
     for (uint32_t w = ways; w-- > 0;) {
         p -= 4;
-        put32(p, x[w]);
+        slc_put_le32(p, x[w]);
     }
     put_bytes(e, out, p, (size_t)(end - p));
     return e->oom ? SL_ENOMEM : SL_OK;
@@ -1129,12 +1123,12 @@ static int page_flush(enc *e)
         goto out;
     }
     uint8_t ent[PAGE_ENTRY];
-    put32(ent, (uint32_t)(e->pages.len - p0));
-    put32(ent + 4, (uint32_t)raw->len);
-    put32(ent + 8, (uint32_t)crc32(0L, e->pages.p + p0, (uInt)(e->pages.len - p0)));
-    put32(ent + 12, e->ntraces);
-    put32(ent + 16, e->nspans);
-    put32(ent + 20, e->nlogs);
+    slc_put_le32(ent, (uint32_t)(e->pages.len - p0));
+    slc_put_le32(ent + 4, (uint32_t)raw->len);
+    slc_put_le32(ent + 8, (uint32_t)crc32(0L, e->pages.p + p0, (uInt)(e->pages.len - p0)));
+    slc_put_le32(ent + 12, e->ntraces);
+    slc_put_le32(ent + 16, e->nspans);
+    slc_put_le32(ent + 20, e->nlogs);
     put_bytes(e, &e->dir, ent, PAGE_ENTRY);
     rc = e->oom ? SL_ENOMEM : SL_OK;
 out:
@@ -1218,25 +1212,25 @@ static int assemble(enc *e, const sbuf *ids, uint32_t ntraces, uint8_t **out, si
     if (blk == NULL)
         return SL_ENOMEM;
     uint8_t *p = blk + COL_COLD_HEADER_LEN;
-    put32(p, b->nlogs);
-    put32(p + 4, ntraces);
-    put32(p + 8, npages);
-    put64(p + 12, e->base);
+    slc_put_le32(p, b->nlogs);
+    slc_put_le32(p + 4, ntraces);
+    slc_put_le32(p + 8, npages);
+    slc_put_le64(p + 12, e->base);
     if (e->dir.len)
         memcpy(p + BODY_FIXED, e->dir.p, e->dir.len);
     if (ids->len)
         memcpy(p + BODY_FIXED + e->dir.len, ids->p, ids->len);
-    put32(p + dirlen - 4, (uint32_t)crc32(0L, p, (uInt)(dirlen - 4)));
+    slc_put_le32(p + dirlen - 4, (uint32_t)crc32(0L, p, (uInt)(dirlen - 4)));
     if (e->pages.len)
         memcpy(p + dirlen, e->pages.p, e->pages.len);
     memcpy(blk, COL_COLD_MAGIC, 4);
     blk[4] = COL_COLD_VERSION;
     blk[5] = blk[6] = blk[7] = 0;
-    put64(blk + 8, b->batch_id);
-    put32(blk + 16, (uint32_t)body);
-    put32(blk + 20, b->nspans);
-    put32(blk + 24, (uint32_t)crc32(0L, p, (uInt)body));
-    put32(blk + 28, (uint32_t)crc32(0L, blk, 28));
+    slc_put_le64(blk + 8, b->batch_id);
+    slc_put_le32(blk + 16, (uint32_t)body);
+    slc_put_le32(blk + 20, b->nspans);
+    slc_put_le32(blk + 24, (uint32_t)crc32(0L, p, (uInt)body));
+    slc_put_le32(blk + 28, (uint32_t)crc32(0L, blk, 28));
     *out = blk;
     *outlen = COL_COLD_HEADER_LEN + body;
     return SL_OK;
@@ -1274,7 +1268,7 @@ int col_cold_encode_ex(const slc_batch *b, const col_cold_opts *o, uint8_t **out
     e.base = UINT64_MAX;
     for (uint32_t i = 0; i < b->nspans; i++) {
         const slc_span *s = &b->spans[i];
-        sk[i] = (skey){be64(s->trace_id), be64(s->trace_id + 8), s->start_ns, i};
+        sk[i] = (skey){slc_get_be64(s->trace_id), slc_get_be64(s->trace_id + 8), s->start_ns, i};
         if (s->start_ns < e.base)
             e.base = s->start_ns;
     }
@@ -1285,7 +1279,7 @@ int col_cold_encode_ex(const slc_batch *b, const col_cold_opts *o, uint8_t **out
             goto out;
         }
         if (l->flags & SLC_LOG_F_TRACE)
-            lk[nlk++] = (skey){be64(l->trace_id), be64(l->trace_id + 8), l->time_ns, i};
+            lk[nlk++] = (skey){slc_get_be64(l->trace_id), slc_get_be64(l->trace_id + 8), l->time_ns, i};
         else
             tl[ntl++] = i;
         if (l->time_ns < e.base)

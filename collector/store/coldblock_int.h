@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/slc_bytes.h"
+
 /* The logical streams of a page: varint streams, raw byte streams, number
  * streams.  Physically each number stream is two streams (head: mode and
  * one byte per value; tail: packed bits), and every attribute column is
@@ -93,38 +95,6 @@ enum {
 #define ANS_L (1u << 16)
 
 static const double pow10_tab[7] = {1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6};
-
-/* ---- little-endian helpers ------------------------------------------------ */
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* Zigzag over the 64-bit ring: deltas are taken mod 2^64, so any pair of
  * times round-trips without overflow checks. */

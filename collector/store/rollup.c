@@ -6,48 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/slc_bytes.h"
 #include "sightline.h"
-
-/* ---- varints ---------------------------------------------------------------- */
-
-size_t col_varint_put(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-int col_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t c = *(*p)++;
-        x |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 /* ---- keys ------------------------------------------------------------------- */
 
@@ -64,7 +24,7 @@ size_t col_rollup_svc_key(uint8_t *p, uint8_t kind, uint64_t minute_ns)
 {
     p[0] = COL_RK_SVC;
     p[1] = kind;
-    be64_put(p + 2, minute_ns);
+    slc_put_be64(p + 2, minute_ns);
     return 10;
 }
 
@@ -75,7 +35,7 @@ int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
     if (len >= 11 && key[0] == COL_RK_SVC) {
         k->type = COL_RK_SVC;
         k->tail = key[1];
-        k->minute_ns = be64_get(key + 2);
+        k->minute_ns = slc_get_be64(key + 2);
         k->alen = key[10];
         k->a = (const char *)key + 11;
         k->b = (const char *)key + len;
@@ -85,7 +45,7 @@ int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
     if (len < 9 + 2)
         return -1;
     k->type = key[0];
-    k->minute_ns = be64_get(key + 1);
+    k->minute_ns = slc_get_be64(key + 1);
     k->alen = key[off++];
     if (off + k->alen + 1 > len)
         return -1;
@@ -104,7 +64,7 @@ int col_rollup_parse_key(const uint8_t *key, size_t len, col_rollup_key *k)
 
 /* ---- values ----------------------------------------------------------------- */
 
-/* col_varint_get inline: histogram deltas and counts are nearly all below
+/* slc_varint_get inline: histogram deltas and counts are nearly all below
  * 128 (one byte); percentiles and sums take 3 to 6 bytes, read without a
  * bounds check per byte when 10 bytes are left. */
 static inline int col_vget(const uint8_t **p, const uint8_t *end, uint64_t *v)
@@ -118,7 +78,7 @@ static inline int col_vget(const uint8_t **p, const uint8_t *end, uint64_t *v)
         return 0;
     }
     if (end - q < 10)
-        return col_varint_get(p, end, v);
+        return slc_varint_get(p, end, v);
     for (int shift = 0; shift < 64; shift += 7) {
         uint8_t c = *q++;
         x |= (uint64_t)(c & 0x7f) << shift;
@@ -349,10 +309,10 @@ static size_t col_rollup_encode_into(uint64_t count, uint64_t errors, const slc_
 
     col_rollup_percentiles(h, pct);
     buf[n++] = COL_RV_VERSION_SUM;
-    n += col_varint_put(buf + n, count);
-    n += col_varint_put(buf + n, errors);
+    n += slc_varint_put(buf + n, count);
+    n += slc_varint_put(buf + n, errors);
     for (int q = 0; q < 4; q++)
-        n += col_varint_put(buf + n, pct[q]);
+        n += slc_varint_put(buf + n, pct[q]);
     if (nz == NULL || nnz >= SLC_HIST_BUCKETS)
         return n + slc_hist_encode(h, buf + n, col_rv_max(SLC_HIST_BUCKETS) - n);
     for (uint32_t i = 0; i < nnz; i++)
@@ -361,14 +321,14 @@ static size_t col_rollup_encode_into(uint64_t count, uint64_t errors, const slc_
     for (uint32_t i = 0; i < nnz; i++)
         if ((i == 0 || idx[i] != idx[i - 1]) && h->b[idx[i]] != 0)
             idx[k++] = idx[i];
-    n += col_varint_put(buf + n, h->count);
-    n += col_varint_put(buf + n, h->sum);
-    n += col_varint_put(buf + n, h->min);
-    n += col_varint_put(buf + n, h->max);
-    n += col_varint_put(buf + n, k);
+    n += slc_varint_put(buf + n, h->count);
+    n += slc_varint_put(buf + n, h->sum);
+    n += slc_varint_put(buf + n, h->min);
+    n += slc_varint_put(buf + n, h->max);
+    n += slc_varint_put(buf + n, k);
     for (size_t i = 0; i < k; i++) {
-        n += col_varint_put(buf + n, idx[i] - prev);
-        n += col_varint_put(buf + n, h->b[idx[i]]);
+        n += slc_varint_put(buf + n, idx[i] - prev);
+        n += slc_varint_put(buf + n, h->b[idx[i]]);
         prev = idx[i];
     }
     return n;
@@ -573,17 +533,17 @@ static size_t col_hist_encode_vals(const uint64_t *vals, const uint32_t *order, 
     col_sort_idx(idx, tmp, k);
     for (size_t i = 0; i < k; i++)
         nz += i == 0 || idx[i] != idx[i - 1];
-    n += col_varint_put(buf + n, count);
-    n += col_varint_put(buf + n, sum);
-    n += col_varint_put(buf + n, min);
-    n += col_varint_put(buf + n, max);
-    n += col_varint_put(buf + n, nz);
+    n += slc_varint_put(buf + n, count);
+    n += slc_varint_put(buf + n, sum);
+    n += slc_varint_put(buf + n, min);
+    n += slc_varint_put(buf + n, max);
+    n += slc_varint_put(buf + n, nz);
     for (size_t i = 0; i < k;) {
         size_t j = i;
         while (j < k && idx[j] == idx[i])
             j++;
-        n += col_varint_put(buf + n, idx[i] - prev);
-        n += col_varint_put(buf + n, j - i);
+        n += slc_varint_put(buf + n, idx[i] - prev);
+        n += slc_varint_put(buf + n, j - i);
         prev = idx[i];
         i = j;
     }
@@ -663,7 +623,7 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
             klen += col_rollup_put_name(key + klen, a, alen);
         } else {
             key[klen++] = type;
-            be64_put(key + klen, k->minute);
+            slc_put_be64(key + klen, k->minute);
             klen += 8;
             klen += col_rollup_put_name(key + klen, a, alen);
             klen += col_rollup_put_name(key + klen, b, blen);
@@ -671,8 +631,8 @@ static int col_emit_groups(uint8_t type, struct col_groups *g, struct col_items 
                 key[klen++] = k->tail;
         }
         val[vlen++] = COL_RV_VERSION;
-        vlen += col_varint_put(val + vlen, it->start[gi + 1] - it->start[gi]);
-        vlen += col_varint_put(val + vlen, errors);
+        vlen += slc_varint_put(val + vlen, it->start[gi + 1] - it->start[gi]);
+        vlen += slc_varint_put(val + vlen, errors);
         vlen += col_hist_encode_vals(it->val, it->order, it->start[gi], it->start[gi + 1], idx,
                                      idx + n, val + vlen);
         emit(arg, key, klen, val, vlen);

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/slc_bytes.h"
 #include "common/slc_hist.h"
 #include "common/slc_wire.h"
 
@@ -50,12 +51,6 @@ typedef struct col_rollup_val {
     uint16_t *nz;
     uint32_t nnz;
 } col_rollup_val;
-
-/* ---- varints (LEB128), shared by the store's index values ---------------- */
-
-size_t col_varint_put(uint8_t *p, uint64_t v);
-/* Reads a varint from [*p, end); advances *p.  0 or -1 when malformed. */
-int col_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 /* ---- keys ---------------------------------------------------------------- */
 

@@ -23,8 +23,8 @@ static const char *const col_cf_names[CF_COUNT] = {"default", "blocks", "tidx", 
 
 static void dedupe_key(const col_batch_key *k, uint8_t out[COL_DEDUPE_KEY_LEN])
 {
-    be64_put(out, k->batch_id);
-    be32_put(out + 8, k->crc);
+    slc_put_be64(out, k->batch_id);
+    slc_put_be32(out + 8, k->crc);
 }
 
 /* Converts a RocksDB error string (malloc'd) into an sl_err and a message.
@@ -107,7 +107,7 @@ static unsigned char col_cfilter_fn(void *state, int level, const char *key, siz
     (void)nvlen;
     *changed = 0;
     if (f->in_value) /* dedupe: the value is the block key (kept after sealing) */
-        return cutoff != 0 && vlen >= 8 && be64_get((const uint8_t *)val) < cutoff;
+        return cutoff != 0 && vlen >= 8 && slc_get_be64((const uint8_t *)val) < cutoff;
     if (klen < f->time_off + COL_BLOCK_KEY_LEN)
         return 0;
     /* Rows of blocks dropped by retention, and rows of frames that sealing
@@ -199,7 +199,7 @@ static void col_init_block_clock(col_store *s)
     if (rocksdb_iter_valid(it)) {
         const char *k = rocksdb_iter_key(it, &klen);
         if (klen == COL_BLOCK_KEY_LEN)
-            atomic_store(&s->last_block_ns, be64_get((const uint8_t *)k));
+            atomic_store(&s->last_block_ns, slc_get_be64((const uint8_t *)k));
     }
     rocksdb_iter_destroy(it);
 }
@@ -217,7 +217,7 @@ static void col_load_cutoff(col_store *s)
         return;
     }
     if (v != NULL && vlen == 8)
-        atomic_store(&s->cutoff_ns, be64_get((const uint8_t *)v));
+        atomic_store(&s->cutoff_ns, slc_get_be64((const uint8_t *)v));
     rocksdb_free(v);
 }
 
@@ -268,14 +268,14 @@ static int col_meta_since(col_store *s, const char *name, int fresh, uint64_t *o
     if (rerr != NULL)
         return col_store_rocks_err(rerr, "reading the store's metadata", err, errlen);
     if (v != NULL) {
-        *out = vlen == 8 ? be64_get((const uint8_t *)v) : 0;
+        *out = vlen == 8 ? slc_get_be64((const uint8_t *)v) : 0;
         rocksdb_free(v);
         return 0;
     }
     *out = fresh ? 0 : slc_now_ns();
     if (atomic_load(&s->db_read_only))
         return 0; /* written by the first read-write open */
-    be64_put(be, *out);
+    slc_put_be64(be, *out);
     rocksdb_put_cf(s->db, s->wopts, s->cf[CF_META], name, strlen(name), (const char *)be, 8,
                    &rerr);
     if (rerr != NULL)
@@ -580,9 +580,9 @@ void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN])
     do {
         next = now > last ? now : last + 1;
     } while (!atomic_compare_exchange_weak(&s->last_block_ns, &last, next));
-    be64_put(key, next);
+    slc_put_be64(key, next);
     /* 31 bits: the top bit marks sealed blocks (COL_SEQ_SEALED). */
-    be32_put(key + 8, (uint32_t)atomic_fetch_add(&s->block_seq, 1) & ~COL_SEQ_SEALED);
+    slc_put_be32(key + 8, (uint32_t)atomic_fetch_add(&s->block_seq, 1) & ~COL_SEQ_SEALED);
 }
 
 /* 1 if the name is already known (no need to write it). */
@@ -642,13 +642,13 @@ static void col_put_root(col_store *s, rocksdb_writebatch_t *wb, const slc_batch
                                                                 : COL_ROOT_NAME_MAX - 1);
     size_t off = 0;
 
-    be64_put(key, sp->start_ns);
+    slc_put_be64(key, sp->start_ns);
     memcpy(key + 8, sp->trace_id, 16);
     val[off++] = COL_ROOT_VAL_VERSION;
     val[off++] = sp->status == SLC_STATUS_ERROR ? COL_ROOT_F_ERROR : 0;
     val[off++] = sp->kind;
     val[off++] = 0;
-    le64_put(val + off, sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0);
+    slc_put_le64(val + off, sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0);
     off += 8;
     val[off++] = (uint8_t)sl;
     val[off++] = (uint8_t)(sl >> 8);
@@ -723,7 +723,7 @@ static int col_buf_varint(struct col_buf *b, uint64_t v)
 {
     if (col_buf_reserve(b, 10) != 0)
         return SL_ENOMEM;
-    b->n += col_varint_put(b->p + b->n, v);
+    b->n += slc_varint_put(b->p + b->n, v);
     return 0;
 }
 
@@ -817,10 +817,10 @@ static void col_put_xidx(col_store *s, rocksdb_writebatch_t *wb, int cf, uint64_
     if (col_buf_reserve(tmp, 11 + glen) != 0)
         return; /* an index row lost to OOM only hides the block from search */
     tmp->p[tmp->n++] = version;
-    tmp->n += col_varint_put(tmp->p + tmp->n, ngroups);
+    tmp->n += slc_varint_put(tmp->p + tmp->n, ngroups);
     memcpy(tmp->p + tmp->n, groups, glen);
     tmp->n += glen;
-    be64_put(key, h);
+    slc_put_be64(key, h);
     memcpy(key + 8, bkey, COL_BLOCK_KEY_LEN);
     rocksdb_writebatch_put_cf(wb, s->cf[cf], (const char *)key, sizeof key, (const char *)tmp->p,
                               tmp->n);
@@ -1355,7 +1355,7 @@ static int col_parse_root(const uint8_t *v, size_t n, col_root *r)
         return -1;
     r->error = (v[1] & COL_ROOT_F_ERROR) != 0;
     r->kind = v[2];
-    r->duration_ns = le64_get(v + 4);
+    r->duration_ns = slc_get_le64(v + 4);
     sl = (size_t)v[off] | (size_t)v[off + 1] << 8;
     off += 2;
     if (sl >= COL_ROOT_SERVICE_MAX || off + sl + 2 > n)
@@ -1384,10 +1384,10 @@ static int store_list_roots(col_store *s, const char *service, uint64_t since_ns
 
     if (ro == NULL)
         return SL_ENOMEM;
-    be64_put(lower, since_ns);
+    slc_put_be64(lower, since_ns);
     rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, sizeof lower);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_ROOTS]);
-    be64_put(seek, until_ns);
+    slc_put_be64(seek, until_ns);
     memset(seek + 8, 0xff, 16);
     for (rocksdb_iter_seek_for_prev(it, (const char *)seek, sizeof seek);
          rocksdb_iter_valid(it) && count < max; rocksdb_iter_prev(it)) {
@@ -1400,7 +1400,7 @@ static int store_list_roots(col_store *s, const char *service, uint64_t since_ns
             break;
         if (klen != COL_ROOT_KEY_LEN)
             continue;
-        r->start_ns = be64_get(k);
+        r->start_ns = slc_get_be64(k);
         if (r->start_ns < since_ns)
             break;
         memcpy(r->trace_id, k + 8, 16);

@@ -292,8 +292,8 @@ uint64_t col_hot_oldest_inflight_ns(col_store *s)
 
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->ninflight; i++)
-        if (be64_get(h->inflight[i]) < t)
-            t = be64_get(h->inflight[i]);
+        if (slc_get_be64(h->inflight[i]) < t)
+            t = slc_get_be64(h->inflight[i]);
     pthread_mutex_unlock(&h->mu);
     return t;
 }
@@ -611,7 +611,7 @@ int col_hot_open(col_store *s, char *err, size_t errlen)
          * the sealed blocks. */
         rocksdb_writeoptions_t *wo = h->wo;
 
-        be64_put(start, atomic_load(&s->last_block_ns));
+        slc_put_be64(start, atomic_load(&s->last_block_ns));
         memcpy(h->written, start, COL_BLOCK_KEY_LEN);
         memcpy(h->last, start, COL_BLOCK_KEY_LEN);
         if (!atomic_load(&s->db_read_only)) /* else the first window writes it */

@@ -15,6 +15,7 @@
 
 #include <rocksdb/c.h>
 
+#include "common/slc_bytes.h"
 #include "rollup.h"
 #include "store.h"
 
@@ -139,40 +140,6 @@ struct col_store {
     atomic_uint_fast64_t ret_runs, ret_deleted_before_ns, ret_last_ms;
 };
 
-static inline void be64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static inline uint64_t be64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static inline void be32_put(uint8_t *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static inline void le64_put(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static inline uint64_t le64_get(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* FNV-1a. */
 static inline uint64_t col_fnv(const char *p, size_t n)
 {
@@ -204,7 +171,7 @@ static inline int col_key_sealed(const uint8_t *k)
 
 static inline int col_key_dead(const uint8_t *k, uint64_t cutoff, uint64_t sealed)
 {
-    uint64_t t = be64_get(k);
+    uint64_t t = slc_get_be64(k);
     return t < cutoff || (!col_key_sealed(k) && t < sealed);
 }
 

@@ -314,8 +314,8 @@ static int col_agg_range(col_store *s, uint8_t type, const struct col_agg_filter
     if (ro == NULL)
         return SL_ENOMEM;
     lk[0] = hk[0] = type;
-    be64_put(lk + 1, lo);
-    be64_put(hk + 1, col_sat_add(hi, COL_MINUTE_NS));
+    slc_put_be64(lk + 1, lo);
+    slc_put_be64(hk + 1, col_sat_add(hi, COL_MINUTE_NS));
     rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)hk, sizeof hk);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_ROLLUP]);
     for (rocksdb_iter_seek(it, (const char *)lk, sizeof lk); rocksdb_iter_valid(it) && !run->stop;
@@ -360,7 +360,7 @@ static void col_kcur_load(rocksdb_iterator_t *it, uint64_t *minute, const uint8_
     if (!rocksdb_iter_valid(it))
         return;
     *key = (const uint8_t *)rocksdb_iter_key(it, klen);
-    *minute = *klen >= 10 ? be64_get(*key + 2) : 0;
+    *minute = *klen >= 10 ? slc_get_be64(*key + 2) : 0;
 }
 
 /* Orders two per-service keys of the same minute by what follows the
@@ -682,13 +682,13 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         rocksdb_readoptions_destroy(ro);
         return SL_ENOMEM;
     }
-    be64_put(lower, h);
-    be64_put(lower + 8, lo);
+    slc_put_be64(lower, h);
+    slc_put_be64(lower + 8, lo);
     rocksdb_readoptions_set_iterate_lower_bound(ro, (const char *)lower, sizeof lower);
     rocksdb_readoptions_set_snapshot(ro, view.snap);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[cf]);
-    be64_put(seek, h);
-    be64_put(seek + 8, hi);
+    slc_put_be64(seek, h);
+    slc_put_be64(seek + 8, hi);
     memset(seek + 16, 0xff, COL_XIDX_KEY_LEN - 16);
     for (rocksdb_iter_seek_for_prev(it, (const char *)seek, sizeof seek); rocksdb_iter_valid(it);
          rocksdb_iter_prev(it)) {
@@ -696,7 +696,7 @@ static int col_scan_xidx(col_store *s, int cf, uint64_t h, uint64_t lo, uint64_t
         const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
         const uint8_t *v;
 
-        if (klen != COL_XIDX_KEY_LEN || be64_get(k) != h || be64_get(k + 8) < lo)
+        if (klen != COL_XIDX_KEY_LEN || slc_get_be64(k) != h || slc_get_be64(k + 8) < lo)
             break;
         if (col_view_dead(&view, k + 8))
             continue; /* dropped by retention or replaced by sealing */
@@ -758,7 +758,7 @@ static int col_load_block(col_store *s, const col_view *view, const uint8_t *bke
 static int col_get_str(const uint8_t **p, const uint8_t *end, const char **s, size_t *len)
 {
     uint64_t n;
-    if (col_varint_get(p, end, &n) != 0 || n > (uint64_t)(end - *p))
+    if (slc_varint_get(p, end, &n) != 0 || n > (uint64_t)(end - *p))
         return -1;
     *s = (const char *)*p;
     *len = (size_t)n;
@@ -911,8 +911,13 @@ static int col_span_matches(const struct col_search_cx *cx, const slc_batch *b,
     return 1;
 }
 
-static int col_search_block(col_store *s, const col_view *view, struct col_search_cx *cx,
-                            const uint8_t *bkey)
+/* Loads the block at bkey (through the block cache) and hands it to fn
+ * with cx; a block dropped since its index row was read is skipped.  The
+ * one block loop of search and log queries. */
+typedef int (*col_block_fn)(void *cx, const slc_batch *b, const uint8_t *bkey);
+
+static int col_with_block(col_store *s, const col_view *view, const uint8_t *bkey,
+                          col_block_fn fn, void *cx)
 {
     const slc_batch *b = NULL;
     col_bcache_ent *ent = NULL;
@@ -920,6 +925,17 @@ static int col_search_block(col_store *s, const col_view *view, struct col_searc
 
     if (rv != 0 || b == NULL)
         return rv;
+    rv = fn(cx, b, bkey);
+    col_bcache_put(ent);
+    return rv;
+}
+
+/* Offers every matching span of one block. */
+static int col_search_block(void *arg, const slc_batch *b, const uint8_t *bkey)
+{
+    struct col_search_cx *cx = arg;
+
+    (void)bkey;
     for (uint32_t i = 0; i < b->nspans; i++) {
         const slc_span *sp = &b->spans[i];
         uint64_t dur = sp->end_ns >= sp->start_ns ? sp->end_ns - sp->start_ns : 0;
@@ -939,7 +955,6 @@ static int col_search_block(col_store *s, const col_view *view, struct col_searc
         col_cut(h.name, sizeof h.name, &b->strs[sp->name]);
         col_offer(cx, &h);
     }
-    col_bcache_put(ent);
     return 0;
 }
 
@@ -972,7 +987,7 @@ static int col_search_row(col_store *s, const col_view *view, const uint8_t *bke
 {
     struct col_search_cx *cx = arg;
     const uint8_t *p = v + 1, *end = v + vlen;
-    uint64_t ng, block_ns = be64_get(bkey), worst_dur = 0;
+    uint64_t ng, block_ns = slc_get_be64(bkey), worst_dur = 0;
     int want = 0;
 
     if (cx->nhits == cx->q->limit) {
@@ -983,7 +998,7 @@ static int col_search_row(col_store *s, const col_view *view, const uint8_t *bke
             return 1;
         worst_dur = w->duration_ns;
     }
-    if (vlen < 1 || v[0] != COL_SIDX_VERSION || col_varint_get(&p, end, &ng) != 0)
+    if (vlen < 1 || v[0] != COL_SIDX_VERSION || slc_varint_get(&p, end, &ng) != 0)
         return 0;
     for (uint64_t g = 0; g < ng && !want; g++) {
         const char *svc, *op;
@@ -996,7 +1011,7 @@ static int col_search_row(col_store *s, const col_view *view, const uint8_t *bke
             return 0;
         flags = *p++;
         for (int k = 0; k < 6; k++)
-            if (col_varint_get(&p, end, &f[k]) != 0)
+            if (slc_varint_get(&p, end, &f[k]) != 0)
                 return 0;
         want = col_group_may_match(cx, svc, svclen, op, oplen, flags, f[0], f[1], f[2], f[3],
                                    f[4], f[5], worst_dur);
@@ -1008,7 +1023,7 @@ static int col_search_row(col_store *s, const col_view *view, const uint8_t *bke
         return 1;
     }
     cx->blocks++;
-    return col_search_block(s, view, cx, bkey);
+    return col_with_block(s, view, bkey, col_search_block, cx);
 }
 
 static int store_search(col_store *s, const col_search_q *q, col_trace_hit *out, size_t *n,
@@ -1144,15 +1159,12 @@ static int col_log_matches(const struct col_logs_cx *cx, const slc_batch *b, con
     return 1;
 }
 
-static int col_logs_block(col_store *s, const col_view *view, struct col_logs_cx *cx,
-                          const uint8_t *bkey)
+/* Collects every matching log record of one block after the cursor. */
+static int col_logs_block(void *arg, const slc_batch *b, const uint8_t *bkey)
 {
-    const slc_batch *b = NULL;
-    col_bcache_ent *ent = NULL;
-    int rv = col_load_block(s, view, bkey, &ent, &b);
+    struct col_logs_cx *cx = arg;
+    int rv = 0;
 
-    if (rv != 0 || b == NULL)
-        return rv;
     for (uint32_t i = 0; i < b->nlogs && rv == 0; i++) {
         const slc_log *l = &b->logs[i];
         struct col_logcand c;
@@ -1176,7 +1188,6 @@ static int col_logs_block(col_store *s, const col_view *view, struct col_logs_cx
             cx->sorted = 0;
         }
     }
-    col_bcache_put(ent);
     return rv;
 }
 
@@ -1185,7 +1196,7 @@ static int col_logs_row(col_store *s, const col_view *view, const uint8_t *bkey,
 {
     struct col_logs_cx *cx = arg;
     const uint8_t *p = v + 1, *end = v + vlen;
-    uint64_t ng, block_ns = be64_get(bkey), lvl_need = 0;
+    uint64_t ng, block_ns = slc_get_be64(bkey), lvl_need = 0;
     int want = 0;
 
     if (cx->nc >= cx->q->limit) {
@@ -1198,7 +1209,7 @@ static int col_logs_row(col_store *s, const col_view *view, const uint8_t *bkey,
     }
     if (cx->q->min_level > 0 && cx->q->min_level <= 24)
         lvl_need = ~((1ULL << (cx->q->min_level - 1)) - 1);
-    if (vlen < 1 || v[0] != COL_LIDX_VERSION || col_varint_get(&p, end, &ng) != 0)
+    if (vlen < 1 || v[0] != COL_LIDX_VERSION || slc_varint_get(&p, end, &ng) != 0)
         return 0;
     for (uint64_t g = 0; g < ng && !want; g++) {
         const char *svc;
@@ -1208,7 +1219,7 @@ static int col_logs_row(col_store *s, const col_view *view, const uint8_t *bkey,
         if (col_get_str(&p, end, &svc, &svclen) != 0)
             return 0;
         for (int k = 0; k < 4; k++)
-            if (col_varint_get(&p, end, &f[k]) != 0)
+            if (slc_varint_get(&p, end, &f[k]) != 0)
                 return 0;
         want = col_streq(svc, svclen, cx->q->service) && (lvl_need == 0 || (f[1] & lvl_need)) &&
                f[3] >= cx->q->since_ns && f[2] <= cx->until;
@@ -1220,7 +1231,7 @@ static int col_logs_row(col_store *s, const col_view *view, const uint8_t *bkey,
         return 1;
     }
     cx->blocks++;
-    return col_logs_block(s, view, cx, bkey);
+    return col_with_block(s, view, bkey, col_logs_block, cx);
 }
 
 static int col_cursor_parse(const char *c, struct col_logpos *pos)

@@ -52,7 +52,7 @@ static uint64_t col_oldest_block(col_store *s)
     if (rocksdb_iter_valid(it)) {
         const char *k = rocksdb_iter_key(it, &klen);
         if (klen == COL_BLOCK_KEY_LEN)
-            t = be64_get((const uint8_t *)k);
+            t = slc_get_be64((const uint8_t *)k);
     }
     rocksdb_iter_destroy(it);
     return t;
@@ -120,7 +120,7 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
 
     /* Publish the cutoff first: from here reads skip index rows below it
      * and the compaction filter drops them. */
-    be64_put(hi, cutoff);
+    slc_put_be64(hi, cutoff);
     {
         rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
         rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
@@ -143,7 +143,7 @@ static int col_apply_cutoff(col_store *s, uint64_t cutoff, int compact_indexes)
     /* Aggregates: per key type, minutes before the cutoff's minute. */
     for (const char *t = "rel"; *t != '\0' && rv == 0; t++) {
         uint8_t rlo[9] = {(uint8_t)*t}, rhi[9] = {(uint8_t)*t};
-        be64_put(rhi + 1, cutoff - cutoff % COL_MINUTE_NS);
+        slc_put_be64(rhi + 1, cutoff - cutoff % COL_MINUTE_NS);
         rv = col_drop_range(s, CF_ROLLUP, rlo, sizeof rlo, rhi, sizeof rhi);
     }
     /* Per-service RED rows are keyed kind first (rollup.h): one range per

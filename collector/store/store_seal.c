@@ -61,7 +61,7 @@ void col_store_seal_load(col_store *s)
         return;
     }
     if (v != NULL && vlen == 8)
-        atomic_store(&s->sealed_ns, be64_get((const uint8_t *)v));
+        atomic_store(&s->sealed_ns, slc_get_be64((const uint8_t *)v));
     rocksdb_free(v);
 }
 
@@ -128,8 +128,8 @@ static int seal_commit(col_store *s, const col_seal_opts *o, struct seal_group *
         /* The newest source's time: a block at time T holds only spans that
          * started before T, which trace search relies on.  The sealed bit
          * keeps the key apart from that frame's. */
-        be64_put(skey, g->last_t);
-        be32_put(skey + 8, COL_SEQ_SEALED | (uint32_t)(atomic_load(&s->sealed_blocks) & 0x7fffffffu));
+        slc_put_be64(skey, g->last_t);
+        slc_put_be32(skey + 8, COL_SEQ_SEALED | (uint32_t)(atomic_load(&s->sealed_blocks) & 0x7fffffffu));
         rocksdb_writebatch_put_cf(wb, s->cf[CF_BLOCKS], (const char *)skey, sizeof skey,
                                   (const char *)enc, enclen);
         rv = col_put_tidx(s, wb, g->b, skey);
@@ -143,7 +143,7 @@ static int seal_commit(col_store *s, const col_seal_opts *o, struct seal_group *
     for (uint32_t i = 0; i < g->nsrc; i++)
         rocksdb_writebatch_delete_cf(wb, s->cf[CF_BLOCKS], (const char *)g->src[i],
                                      COL_BLOCK_KEY_LEN);
-    be64_put(wm, next);
+    slc_put_be64(wm, next);
     rocksdb_writebatch_put_cf(wb, s->cf[CF_META], "sealed", 6, (const char *)wm, sizeof wm);
     col_db_write(s, wo, wb, &rerr);
     if (rerr != NULL) {
@@ -319,7 +319,7 @@ static int store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns,
     from = atomic_load(&s->sealed_ns);
     if (from < atomic_load(&s->cutoff_ns))
         from = atomic_load(&s->cutoff_ns); /* retention drops those anyway */
-    be64_put(start, from);
+    slc_put_be64(start, from);
     it = rocksdb_create_iterator_cf(s->db, ro, s->cf[CF_BLOCKS]);
     for (rocksdb_iter_seek(it, (const char *)start, sizeof start); rocksdb_iter_valid(it);
          rocksdb_iter_next(it)) {
@@ -330,7 +330,7 @@ static int store_seal(col_store *s, const col_seal_opts *in, uint64_t before_ns,
 
         if (klen != COL_BLOCK_KEY_LEN)
             continue;
-        t = be64_get(k);
+        t = slc_get_be64(k);
         if (t >= before_ns)
             break;
         if (col_key_sealed(k))

@@ -229,7 +229,7 @@ static int logs_run(slcli_ctx *c, int argc, char **argv)
         return rc;
     if (o.trace) {
         uint8_t id[16];
-        if (strlen(o.trace) != 32 || slc_hex_decode(o.trace, 32, id, 16) != 0 || slc_is_zero(id, 16))
+        if (slc_trace_id_parse(o.trace, id) != 0)
             return slcli_usage_error(c, "logs", "--trace '%s' is not a trace id: expected 32 hex digits", o.trace);
     }
     if (o.follow) {

@@ -46,7 +46,7 @@ static void trace_help(FILE *f)
 static int is_trace_id(const char *s)
 {
     uint8_t id[16];
-    return strlen(s) == 32 && slc_hex_decode(s, 32, id, 16) == 0 && !slc_is_zero(id, 16);
+    return slc_trace_id_parse(s, id) == 0;
 }
 
 static int trace_run(slcli_ctx *c, int argc, char **argv)

@@ -518,8 +518,8 @@ static uint8_t *encode_v1(uint64_t count, uint64_t errors, const slc_hist *h, si
 
     assert_non_null(buf);
     buf[n++] = COL_RV_VERSION;
-    n += col_varint_put(buf + n, count);
-    n += col_varint_put(buf + n, errors);
+    n += slc_varint_put(buf + n, count);
+    n += slc_varint_put(buf + n, errors);
     n += slc_hist_encode(h, buf + n, slc_hist_encoded_max());
     *len = n;
     return buf;
