@@ -123,9 +123,13 @@ $(LIB_COLLECTOR): $(COLLECTOR_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# The collector's rooms and the query engine call each other (HTTP handlers
+# call the engine, the engine reads the store): their archives link as one group.
+link_group = $(filter %.o,$(1)) -Wl,--start-group $(filter %.a,$(1)) -Wl,--end-group
+
 $(COLLECTOR_BIN): $(O)/obj/collector/main.o $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SERVER_LIBS)
+	$(CC) -o $@ $(call link_group,$^) $(LDFLAGS_ALL) $(SERVER_LIBS)
 
 $(CLI_BIN): $(CLI_OBJ) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
@@ -151,7 +155,7 @@ $(O)/tests/test_query%: $(O)/obj/tests/unit/test_query%.o $(LIB_QUERY) $(LIB_COM
 
 $(O)/tests/test_col%: $(O)/obj/tests/unit/test_col%.o $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(SERVER_LIBS)
+	$(CC) -o $@ $(call link_group,$^) $(LDFLAGS_ALL) $(CMOCKA_LIBS) $(SERVER_LIBS)
 
 # Everything else (test_wire, test_util, ...) tests the shared code alone.
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(LIB_COMMON)
@@ -166,7 +170,7 @@ $(O)/bin/bench-sdk: $(O)/obj/bench/bench-sdk.o $(BENCH_LIB_OBJ) $(LIB_SDK_A)
 
 $(O)/bin/bench-query: $(O)/obj/bench/bench-query.o $(BENCH_LIB_OBJ) $(LIB_COLLECTOR) $(LIB_QUERY) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(SERVER_LIBS)
+	$(CC) -o $@ $(call link_group,$^) $(LDFLAGS_ALL) $(SERVER_LIBS)
 
 $(O)/bin/bench-%: $(O)/obj/bench/bench-%.o $(BENCH_LIB_OBJ) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
