@@ -20,6 +20,10 @@
  *
  * Frames are resolved in order, so "everything up to sequence N is resolved"
  * is one number; sl_flush() waits on it.
+ *
+ * Below it: the tracer's queues (sl__seg_retire), the transport and the
+ * shared state.  Above it, sl_init.c starts and stops it; the one call
+ * back up is the public sl_stats_get(), for the self-observation record.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +31,7 @@
 #include <time.h>
 
 #include "sl_internal.h"
+#include "common/slc_bytes.h"
 #include "common/slc_util.h"
 #include "common/slc_wire.h"
 
@@ -228,25 +233,6 @@ static void wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, uint64_t abs_ns)
 
 /* ---- building batches ----------------------------------------------------------- */
 
-static inline uint16_t get16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static inline uint32_t get32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static inline uint64_t get64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 /* Interns a user string, cut to the collector's per-string limit and with
  * invalid UTF-8 (a cut multi-byte tail after truncation, or binary junk)
  * replaced by '?': one bad string must not get the whole frame rejected by
@@ -338,7 +324,7 @@ static size_t add_attr_entry(struct sl_exporter *e, const uint8_t *p, const uint
     } else {
         if (end - p < 4)
             return 0;
-        size_t klen = get16(p + 2);
+        size_t klen = slc_get_le16(p + 2);
         n = 4 + klen;
         if ((size_t)(end - p) < n)
             return 0;
@@ -357,7 +343,7 @@ static size_t add_attr_entry(struct sl_exporter *e, const uint8_t *p, const uint
         } else {
             if (end - v < 4)
                 return 0;
-            size_t vl = get32(v);
+            size_t vl = slc_get_le32(v);
             if ((size_t)(end - v) < 4 + vl)
                 return 0;
             if ((*rc = intern_clean(e, (const char *)v + 4, vl, &a.v.str)) != 0)
@@ -371,7 +357,7 @@ static size_t add_attr_entry(struct sl_exporter *e, const uint8_t *p, const uint
         if (end - v < 8)
             return 0;
         a.type = SLC_V_INT;
-        a.v.i = (int64_t)get64(v);
+        a.v.i = (int64_t)slc_get_le64(v);
         n += 8;
         break;
     case SL_ATTR_DOUBLE: {
@@ -411,17 +397,17 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
     case SL_T_NAME:
     case SL_T_STATUS:
     case SL_T_TSTATE:
-        n = left >= 3 ? 3 + (size_t)get16(p + 1) : 0;
+        n = left >= 3 ? 3 + (size_t)slc_get_le16(p + 1) : 0;
         break;
     case SL_T_BODY:
-        n = left >= 5 ? 5 + (size_t)get32(p + 1) : 0;
+        n = left >= 5 ? 5 + (size_t)slc_get_le32(p + 1) : 0;
         break;
     case SL_T_NAME_P:
     case SL_T_BODY_P:
         n = 9;
         break;
     case SL_T_EVENT:
-        n = left >= 13 ? 13 + (size_t)get16(p + 11) : 0;
+        n = left >= 13 ? 13 + (size_t)slc_get_le16(p + 11) : 0;
         break;
     case SL_T_LINK:
         n = 27;
@@ -435,7 +421,7 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
         else if (left < 4)
             return 0;
         else
-            k = 4 + get16(p + 2);
+            k = 4 + slc_get_le16(p + 2);
         if (left < k)
             return 0;
         switch (p[1] & SL_A_TYPE) {
@@ -443,7 +429,7 @@ static size_t entry_size(const uint8_t *p, const uint8_t *end)
             if (p[1] & SL_A_VPTR)
                 n = k + 8;
             else
-                n = left >= k + 4 ? k + 4 + get32(p + k) : 0;
+                n = left >= k + 4 ? k + 4 + slc_get_le32(p + k) : 0;
             break;
         case SL_ATTR_INT:
         case SL_ATTR_DOUBLE:
@@ -506,7 +492,7 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
         case SL_T_EVENT:
         case SL_T_LINK: {
             /* skip the block's attributes */
-            uint16_t cnt = p[0] == SL_T_EVENT ? get16(p + 1) : get16(p + 25);
+            uint16_t cnt = p[0] == SL_T_EVENT ? slc_get_le16(p + 1) : slc_get_le16(p + 25);
             p += n;
             for (uint16_t i = 0; i < cnt && p < end; i++) {
                 size_t an = entry_size(p, end);
@@ -594,7 +580,7 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
             continue;
         }
         const uint8_t *h = p;
-        uint16_t cnt = h[0] == SL_T_EVENT ? get16(h + 1) : get16(h + 25);
+        uint16_t cnt = h[0] == SL_T_EVENT ? slc_get_le16(h + 1) : slc_get_le16(h + 25);
         uint32_t af = e->b->nattrs;
         p += n;
         for (uint16_t i = 0; i < cnt && p < end; i++) {
@@ -609,7 +595,7 @@ static int add_record(struct sl_exporter *e, const struct sl_rec *r)
         if (h[0] == SL_T_EVENT) {
             slc_event ev;
             memset(&ev, 0, sizeof(ev));
-            ev.time_ns = clk_to_ns(&e->clk, get64(h + 3));
+            ev.time_ns = clk_to_ns(&e->clk, slc_get_le64(h + 3));
             if ((rc = intern_clean(e, (const char *)h + 13, n - 13, &ev.name)) != 0)
                 return rc;
             ev.attr_first = af;

@@ -1,25 +1,22 @@
 /*
  * sl_init.c - the SDK's lifecycle: sl_init, sl_flush, sl_shutdown, the
- * counters (sl_stats_get), fork handling, thread exit, the clock choice and
- * the random source.  Nothing here is on the hot path.
+ * counters (sl_stats_get), fork handling and the clock choice.  Nothing
+ * here is on the hot path.
+ *
+ * The top of the SDK: it starts and stops the exporter (sl_exporter.c) and
+ * frees the tracer's thread buffers (sl_tracer.c); the state they share
+ * lives below all of them, in sl_state.c.
  */
-#include <errno.h>
 #include <link.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sl_internal.h"
 #include "common/slc_wire.h"
 
-struct sl_global sl__g = {.reg_mu = PTHREAD_MUTEX_INITIALIZER};
-
 static pthread_mutex_t init_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_key_t tls_key;
 static int forked_child;
 
 /* Counters of thread buffers already freed (kept across shutdown so the
@@ -28,45 +25,6 @@ static struct {
     uint64_t spans_created, spans_unsampled, logs_created, attrs_dropped;
     uint64_t drop_budget_spans, drop_budget_logs, drop_queue_spans, drop_queue_logs;
 } retired;
-
-static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
-static int last_err;
-static char last_err_msg[256];
-
-void sl__set_last_error(int err, const char *fmt, ...)
-{
-    va_list ap;
-    pthread_mutex_lock(&err_mu);
-    last_err = err;
-    va_start(ap, fmt);
-    vsnprintf(last_err_msg, sizeof(last_err_msg), fmt, ap);
-    va_end(ap);
-    pthread_mutex_unlock(&err_mu);
-}
-
-void sl__random_bytes(void *buf, size_t n)
-{
-    uint8_t *p = buf;
-    size_t got = 0;
-    for (int tries = 0; got < n && tries < 8; tries++) {
-        ssize_t r = getrandom(p + got, n - got, GRND_NONBLOCK);
-        if (r > 0)
-            got += (size_t)r;
-        else if (r < 0 && errno != EINTR)
-            break;
-    }
-    if (got < n) {
-        /* No entropy yet (early boot): still unique per process and call. */
-        static _Atomic uint64_t ctr;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t s[4] = {(uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32),
-                         (uint64_t)ts.tv_sec ^ (uintptr_t)buf,
-                         atomic_fetch_add(&ctr, 1) + 0x9e3779b97f4a7c15ull, slc_now_ns()};
-        for (size_t i = got; i < n; i++)
-            p[i] = (uint8_t)(sl__rng_next(s) >> 56);
-    }
-}
 
 /* ---- literal strings ------------------------------------------------------------ */
 
@@ -127,17 +85,7 @@ void sl__find_literals(uintptr_t *lo, uintptr_t *len)
     *len = best_hi - best_lo;
 }
 
-/* ---- threads, fork, clock -------------------------------------------------------- */
-
-void sl__tls_exit(void);
-
-static void tls_destructor(void *v)
-{
-    (void)v;
-    sl__tls_exit();
-}
-
-void sl__tls_mark(void) { (void)pthread_setspecific(tls_key, (void *)1); }
+/* ---- fork, clock ------------------------------------------------------------------ */
 
 static void atfork_child(void)
 {
@@ -145,17 +93,13 @@ static void atfork_child(void)
      * survive fork, so the SDK turns itself off there: spans become inert,
      * nothing blocks on a lock some parent thread held. */
     forked_child = 1;
-    atomic_store(&sl__g.running, 0);
-    atomic_fetch_add(&sl__g.gen, 1);
-    pthread_mutex_init(&sl__g.reg_mu, NULL);
+    sl__state_atfork_child();
     pthread_mutex_init(&init_mu, NULL);
-    pthread_mutex_init(&err_mu, NULL);
     sl__exp_atfork_child();
 }
 
 static void global_once(void)
 {
-    (void)pthread_key_create(&tls_key, tls_destructor);
     (void)pthread_atfork(NULL, NULL, atfork_child);
 }
 
@@ -413,10 +357,7 @@ int sl_init(const sl_config *cfg)
     /* Fresh counters for a fresh start. */
     memset(&retired, 0, sizeof(retired));
     sl__exp_reset_stats();
-    pthread_mutex_lock(&err_mu);
-    last_err = 0;
-    last_err_msg[0] = '\0';
-    pthread_mutex_unlock(&err_mu);
+    sl__last_error_clear();
 
     sl__g.cfg = *cfg;
     sl__g.cfg.endpoint = sl__g.cfg.service_name = NULL;
@@ -574,12 +515,7 @@ int sl_stats_get(sl_stats *out)
     }
     st.memory_used = atomic_load(&sl__g.mem_used);
     st.memory_budget = sl__g.budget;
-    pthread_mutex_lock(&err_mu);
-    if (st.last_error == 0) {
-        st.last_error = last_err;
-        snprintf(st.last_error_msg, sizeof(st.last_error_msg), "%s", last_err_msg);
-    }
-    pthread_mutex_unlock(&err_mu);
+    sl__last_error_get(&st);
     *out = st;
     return SL_OK;
 }

@@ -22,6 +22,17 @@
  * handles best), instead of whole records travelling to the exporter and
  * back.  Locks are taken only when a thread first uses the SDK, by the
  * exporter threads, and by flush/shutdown.
+ *
+ * The files form layers, each using only those below it (declarations of
+ * what crosses a file boundary are all here, by defining file):
+ *
+ *   sl_init.c       lifecycle, stats; starts/stops the exporter
+ *   sl_exporter.c   batcher and sender (reads sl_stats_get, the public
+ *                   call, for its self-observation record)
+ *   sl_propagate.c  W3C Trace Context
+ *   sl_tracer.c     the hot path
+ *   sl_transport.c  the nng client            sl_config.c  defaults, env
+ *   sl_state.c      sl__g, sl__tls, the last error, random bytes
  */
 #ifndef SL_INTERNAL_H
 #define SL_INTERNAL_H
@@ -44,8 +55,10 @@
 
 /* ---- slot data tags --------------------------------------------------------- */
 
-/* Entry tags of a slot's data area, copied unchanged into the record
- * (native byte order: the bytes never leave the process). */
+/* Entry tags of a slot's data area, copied unchanged into the record.
+ * Lengths, counts, times and INT values are little-endian
+ * (common/slc_bytes.h, a plain move on x86); doubles and literal pointers
+ * are copied as they are, since the bytes never leave the process. */
 enum {
     SL_T_NAME = 1,   /* u16 len, bytes                                    */
     SL_T_ATTR = 2,   /* u8 type, u16 klen, key, value (STR: u32 len+bytes;
@@ -236,7 +249,7 @@ struct sl_global {
     struct sl_exporter *exp;
 };
 
-extern struct sl_global sl__g;
+extern struct sl_global sl__g; /* sl_state.c */
 
 /* Thread-local view; initial-exec keeps it one instruction away even in
  * the shared library. */
@@ -260,6 +273,7 @@ static inline unsigned sl__kc_slot(const char *k)
     uintptr_t v = (uintptr_t)k;
     return (unsigned)((v ^ (v >> 5)) & (SL_KCACHE - 1));
 }
+/* sl_state.c */
 extern __thread struct sl_tls sl__tls __attribute__((tls_model("initial-exec")));
 
 /* ---- the clock --------------------------------------------------------------- */
@@ -281,6 +295,25 @@ int sl__tsc_usable(void);
 
 /* Finds the executable's read-only address range for sl__is_literal(). */
 void sl__find_literals(uintptr_t *lo, uintptr_t *len);
+
+/* ---- sl_state.c ------------------------------------------------------------ */
+
+/* Records the reason sl_init() or the exporter failed, for sl_stats_get(). */
+void sl__set_last_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies the last error into st->last_error and last_error_msg, unless st
+ * already holds one. */
+void sl__last_error_get(sl_stats *st);
+/* Forgets the last error (a fresh sl_init). */
+void sl__last_error_clear(void);
+/* Marks the calling thread (just registered, reg_mu held) so its buffer is
+ * orphaned, for the next new thread to adopt, when the thread exits. */
+void sl__tls_mark(void);
+/* In a forked child: SDK off (running 0, a new generation), and the
+ * state's locks usable again whatever the parent's threads held. */
+void sl__state_atfork_child(void);
+/* Fills n bytes from the OS random source (getrandom, with a time-based
+ * fallback that is still unique per process). */
+void sl__random_bytes(void *buf, size_t n);
 
 /* ---- sl_tracer.c ----------------------------------------------------------- */
 
@@ -304,8 +337,6 @@ void sl__exp_reset_stats(void);
 void sl__exp_count_drop(int reason, uint64_t spans, uint64_t logs);
 /* Makes the exporter's locks usable in a forked child (which never exports). */
 void sl__exp_atfork_child(void);
-/* Records the reason sl_init() or the exporter failed, for sl_stats_get(). */
-void sl__set_last_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- sl_transport.c -------------------------------------------------------- */
 
@@ -350,9 +381,5 @@ static inline uint64_t sl__rng_next(uint64_t s[4])
     s[3] = sl__rotl(s[3], 45);
     return r;
 }
-
-/* Fills n bytes from the OS random source (getrandom, with a time-based
- * fallback that is still unique per process). */
-void sl__random_bytes(void *buf, size_t n);
 
 #endif /* SL_INTERNAL_H */

@@ -7,6 +7,9 @@
  * lower-case hex only, version ff invalid, version 00 exactly 55 characters,
  * higher versions parsed by their version-00 prefix when the next character
  * is '-', all-zero trace or parent ids invalid.
+ *
+ * It sits above sl_tracer.c (a span's context, sl_context_is_valid) and
+ * nothing else in the SDK calls it.
  */
 #include <stdio.h>
 
@@ -200,11 +203,6 @@ int sl_tracestate_parse(const char *value, char *out, size_t outlen)
 }
 
 /* ---- inject / extract ------------------------------------------------------------ */
-
-int sl_context_is_valid(const sl_context *ctx)
-{
-    return ctx != NULL && !slc_is_zero(ctx->trace_id, 16) && !slc_is_zero(ctx->span_id, 8);
-}
 
 void sl_context_trace_hex(const sl_context *ctx, char out[33])
 {

@@ -1,6 +1,6 @@
 /*
  * sl_tracer.c - the SDK's hot path: thread buffers, open-span slots, the
- * per-thread segment queue, spans, scopes and logs.
+ * per-thread segment queue, spans and their contexts, scopes and logs.
  *
  * Every span or log call works on a slot from the calling thread's own free
  * list; a finished item is copied as one record into the thread's current
@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "sl_internal.h"
-
-__thread struct sl_tls sl__tls __attribute__((tls_model("initial-exec")));
+#include "common/slc_bytes.h"
 
 /* The inert span handed out when nothing can be recorded: every call on it
  * is a no-op, so callers never need to check for NULL. */
@@ -231,21 +230,6 @@ static struct sl_tbuf *tbuf_new(void)
     return tb;
 }
 
-/* Called (through a pthread key) when a thread that used the SDK exits. */
-void sl__tls_exit(void)
-{
-    pthread_mutex_lock(&sl__g.reg_mu);
-    struct sl_tbuf *tb = sl__tls.tb;
-    if (tb != NULL && sl__tls.gen == atomic_load(&sl__g.gen))
-        atomic_store(&tb->state, SL_TB_ORPHAN);
-    sl__tls.tb = NULL;
-    sl__tls.current = NULL;
-    pthread_mutex_unlock(&sl__g.reg_mu);
-}
-
-/* Defined in sl_init.c: marks the thread so sl__tls_exit runs at its exit. */
-void sl__tls_mark(void);
-
 /* Slow path: the thread's first SDK call, or its first after a restart.
  * Adopts a buffer left by an exited thread before creating one, so a
  * program that churns threads keeps a bounded number of buffers. */
@@ -408,10 +392,6 @@ static inline int slot_reserve(struct sl_span *r, size_t need)
     return slot_grow(r, need);
 }
 
-static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
 static int slot_put_str16(struct sl_span *r, uint8_t tag, const char *s, size_t len)
 {
     if (len > 0xffff)
@@ -420,7 +400,7 @@ static int slot_put_str16(struct sl_span *r, uint8_t tag, const char *s, size_t 
         return SL_ETOOBIG;
     uint8_t *p = r->data + r->used;
     p[0] = tag;
-    put16(p + 1, (uint16_t)len);
+    slc_put_le16(p + 1, (uint16_t)len);
     memcpy(p + 3, s, len);
     r->used += (uint32_t)(3 + len);
     return 0;
@@ -502,7 +482,7 @@ static inline __attribute__((always_inline)) int slot_put_attr(struct sl_span *r
         memcpy(p + 2, &key, 8);
         p += 10;
     } else {
-        put16(p + 2, (uint16_t)klen);
+        slc_put_le16(p + 2, (uint16_t)klen);
         memcpy(p + 4, key, klen);
         p += 4 + klen;
     }
@@ -511,11 +491,13 @@ static inline __attribute__((always_inline)) int slot_put_attr(struct sl_span *r
         if (flags & SL_A_VPTR) {
             memcpy(p, &sv, 8);
         } else {
-            put32(p, (uint32_t)vlen);
+            slc_put_le32(p, (uint32_t)vlen);
             memcpy(p + 4, sv, vlen);
         }
         break;
     case SL_ATTR_INT:
+        slc_put_le64(p, (uint64_t)*(const int64_t *)val);
+        break;
     case SL_ATTR_DOUBLE:
         memcpy(p, val, 8);
         break;
@@ -709,7 +691,7 @@ fast_start(struct sl_tbuf *tb, struct sl_span *r, const char *name, sl_kind kind
     if (__builtin_expect(len <= SL_SLOT_INLINE - 3, 1)) {
         uint8_t *d = r->data;
         d[0] = SL_T_NAME;
-        put16(d + 1, (uint16_t)len);
+        slc_put_le16(d + 1, (uint16_t)len);
         memcpy(d + 3, name, len);
         r->used = 3 + (uint32_t)len;
     } else {
@@ -971,7 +953,7 @@ static void slot_put_block_attrs(struct sl_span *s, uint32_t cnt_off, const sl_a
         if (slot_put_attr_struct(s, &attrs[i]) == 0)
             cnt++;
     }
-    put16(s->data + cnt_off, cnt);
+    slc_put_le16(s->data + cnt_off, cnt);
 }
 
 int sl_span_add_event(sl_span *s, const char *name, const sl_attr *attrs, size_t n)
@@ -990,9 +972,9 @@ int sl_span_add_event(sl_span *s, const char *name, const sl_attr *attrs, size_t
     uint8_t *p = s->data + s->used;
     uint32_t cnt_off = s->used + 1;
     p[0] = SL_T_EVENT;
-    put16(p + 1, 0);
-    put64(p + 3, sl__ticks());
-    put16(p + 11, (uint16_t)nlen);
+    slc_put_le16(p + 1, 0);
+    slc_put_le64(p + 3, sl__ticks());
+    slc_put_le16(p + 11, (uint16_t)nlen);
     memcpy(p + 13, name, nlen);
     s->used += (uint32_t)(13 + nlen);
     s->nevents++;
@@ -1014,7 +996,7 @@ int sl_span_add_link(sl_span *s, const sl_context *ctx, const sl_attr *attrs, si
     p[0] = SL_T_LINK;
     memcpy(p + 1, ctx->trace_id, 16);
     memcpy(p + 17, ctx->span_id, 8);
-    put16(p + 25, 0);
+    slc_put_le16(p + 25, 0);
     uint32_t cnt_off = s->used + 25;
     s->used += 27;
     s->nlinks++;
@@ -1062,6 +1044,14 @@ int sl_span_record_errno(sl_span *s, int errnum)
         name = "errno";
     (void)sl_span_set_str(s, "error.type", name);
     return sl_span_record_error(s, name, msg);
+}
+
+/* Lives here, not in sl_propagate.c, because spans check the contexts they
+ * are given (remote parents, links): the tracer stays below propagation,
+ * which only uses it. */
+int sl_context_is_valid(const sl_context *ctx)
+{
+    return ctx != NULL && !slc_is_zero(ctx->trace_id, 16) && !slc_is_zero(ctx->span_id, 8);
 }
 
 int sl_span_context(const sl_span *s, sl_context *out)
@@ -1138,7 +1128,7 @@ static void slot_put_body(struct sl_span *r, const char *fmt, va_list ap)
         if (slot_reserve(r, 5 + len) != 0)
             len = r->cap - r->used - 5;
         r->data[r->used] = SL_T_BODY;
-        put32(r->data + r->used + 1, (uint32_t)len);
+        slc_put_le32(r->data + r->used + 1, (uint32_t)len);
         memcpy(r->data + r->used + 5, fmt, len);
         r->used += 5 + (uint32_t)len;
         return;
@@ -1164,7 +1154,7 @@ static void slot_put_body(struct sl_span *r, const char *fmt, va_list ap)
     }
     va_end(ap2);
     r->data[r->used] = SL_T_BODY;
-    put32(r->data + r->used + 1, (uint32_t)len);
+    slc_put_le32(r->data + r->used + 1, (uint32_t)len);
     r->used += 5 + (uint32_t)len;
 }
 
