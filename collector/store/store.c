@@ -283,6 +283,19 @@ static int col_meta_since(col_store *s, const char *name, int fresh, uint64_t *o
     return 0;
 }
 
+/* RocksDB's info log level: FATAL (nothing after the header) unless
+ * SIGHTLINE_ROCKSDB_LOG is debug, info, warn or error. */
+static int col_rocksdb_log_level(void)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    const char *env = getenv("SIGHTLINE_ROCKSDB_LOG");
+
+    for (int i = 0; env != NULL && i < 4; i++)
+        if (strcmp(env, names[i]) == 0)
+            return i;
+    return 4; /* FATAL_LEVEL */
+}
+
 int col_db_open(col_store *s, int read_only, char *err, size_t errlen)
 {
     const rocksdb_options_t *cfo[CF_COUNT];
@@ -410,12 +423,24 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     rocksdb_options_set_max_total_wal_size(s->dbopts, (uint64_t)512 << 20);
     rocksdb_options_set_keep_log_file_num(s->dbopts, 4);
     rocksdb_options_set_max_log_file_size(s->dbopts, 8 << 20);
+    /* RocksDB's own LOG file lives in the data directory, and Debian's
+     * build asserts when its logger writes again after a write failed: a
+     * full disk aborted the process from a flush thread's log line.  So
+     * the LOG gets only its header at open (written while the guard makes
+     * sure there is room) unless SIGHTLINE_ROCKSDB_LOG asks for more, for
+     * debugging (docs/storage.md "Disk full"). */
+    rocksdb_options_set_info_log_level(s->dbopts, col_rocksdb_log_level());
     rocksdb_options_set_bytes_per_sync(s->dbopts, 1 << 20);
     if (o->memtables_mb > 0)
         rocksdb_options_set_db_write_buffer_size(s->dbopts, (size_t)o->memtables_mb << 20);
     for (int i = 0; i < CF_COUNT; i++)
         s->cfopts[i] = col_cf_options(s, i, o);
-    rv = col_db_open(s, 0, err, errlen);
+    if (col_disk_room_to_open(dir))
+        rv = col_db_open(s, 0, err, errlen);
+    else {
+        rv = SL_EIO;
+        snprintf(err, errlen, "No space left on device to open the store read-write");
+    }
     if (rv != 0 && strstr(err, "No space left") != NULL) {
         /* The WAL replay needs room for its tables.  Read-only, RocksDB
          * replays into memory and writes nothing: queries work and the

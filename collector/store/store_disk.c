@@ -109,6 +109,10 @@ static void gate_open(col_store *s)
 
 /* ---- measuring ----------------------------------------------------------- */
 
+/* A read-write open writes RocksDB's LOG header, a new WAL, the MANIFEST
+ * and an OPTIONS file: well under this. */
+#define DISK_OPEN_BYTES ((uint64_t)1 << 20)
+
 static uint64_t disk_free(const char *dir)
 {
     struct statvfs v;
@@ -116,6 +120,11 @@ static uint64_t disk_free(const char *dir)
     if (statvfs(dir, &v) != 0)
         return UINT64_MAX; /* unknown: let RocksDB say */
     return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+int col_disk_room_to_open(const char *dir)
+{
+    return disk_free(dir) >= DISK_OPEN_BYTES;
 }
 
 /* Bytes in all memtables: at most what their flush writes. */
@@ -308,7 +317,7 @@ static void disk_recover(col_store *s, uint64_t now)
         return;
     avail = disk_free(s->dir);
     atomic_store(&d->free_bytes, avail);
-    want = d->reserve + d->ballast + d->hysteresis + d->open_extra;
+    want = d->reserve + d->ballast + d->hysteresis + d->open_extra + DISK_OPEN_BYTES;
     atomic_store(&d->need, want);
     if (avail < want)
         return;

@@ -250,6 +250,10 @@ void col_db_write(col_store *s, const rocksdb_writeoptions_t *wo, rocksdb_writeb
  * an I/O error (ENOSPC and the like stop RocksDB until it is reopened)
  * also hands the database to the guard's recovery. */
 int col_store_write_err(col_store *s, char *rerr, const char *what, char *err, size_t errlen);
+/* 1 when dir's filesystem has room for a read-write open (RocksDB writes
+ * its LOG header and a new WAL before anything else; with less, the store
+ * opens read-only and the guard reopens it later). */
+int col_disk_room_to_open(const char *dir);
 /* 1 when the filesystem has room for a flush of every memtable (the flush
  * at close is skipped otherwise: the WAL keeps the data). */
 int col_disk_can_flush(col_store *s);
