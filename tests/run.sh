@@ -53,7 +53,7 @@ for t in "$O"/tests/test_*; do
   run_one "$(basename "$t")" 300 "$t"
 done
 
-for dir in tests/e2e tests/browser; do
+for dir in tests/arch tests/e2e tests/browser; do
   [[ -d $dir ]] || continue
   shopt -s nullglob
   scripts=("$dir"/test_*.sh)

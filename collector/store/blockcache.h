@@ -50,10 +50,5 @@ void col_bcache_clear(void);
 /* Counters since start: hits, misses, bytes held now. */
 void col_bcache_stats(uint64_t *hits, uint64_t *misses, size_t *bytes);
 
-/* col_store_read_trace() (same contract: *out owned by the caller, out
- * params written only on success, SL_ENOTFOUND when the trace has nothing)
- * reading its blocks through this cache (store_query.c). */
-int col_store_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
-                                slc_batch **out, int *blocks_capped);
 
 #endif /* COL_BLOCKCACHE_H */

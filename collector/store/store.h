@@ -107,6 +107,12 @@ int col_store_write(col_store *s, const col_batch_key *k, const uint8_t *frame, 
 int col_store_read_trace(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                          slc_batch **out, int *blocks_capped);
 
+/* The same read through the decoded-block cache (blockcache.h): what the
+ * query API uses, so a trace opened after a search that found it decodes
+ * nothing again (store_query.c). */
+int col_store_read_trace_cached(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
+                                slc_batch **out, int *blocks_capped);
+
 /* One row of the trace list: the root span of a trace. */
 #define COL_ROOT_SERVICE_MAX 256
 #define COL_ROOT_NAME_MAX 512

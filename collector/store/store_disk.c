@@ -141,6 +141,65 @@ static uint64_t disk_memtables(col_store *s)
     return sum;
 }
 
+/* ---- the handle: open and close --------------------------------------------------- */
+
+int col_db_open(col_store *s, int read_only, char *err, size_t errlen)
+{
+    const rocksdb_options_t *cfo[CF_COUNT];
+    char *rerr = NULL;
+    int rv;
+
+    for (int i = 0; i < CF_COUNT; i++)
+        cfo[i] = s->cfopts[i];
+    if (read_only)
+        s->db = rocksdb_open_for_read_only_column_families(s->dbopts, s->dir, CF_COUNT,
+                                                           col_cf_names, cfo, s->cf, 0, &rerr);
+    else
+        s->db = rocksdb_open_column_families(s->dbopts, s->dir, CF_COUNT, col_cf_names, cfo,
+                                             s->cf, &rerr);
+    if (rerr != NULL) {
+        rv = col_store_rocks_err(rerr, read_only ? "opening RocksDB read-only" : "opening RocksDB",
+                                 err, errlen);
+        if (strstr(err, "lock") != NULL && strlen(err) + 60 < errlen)
+            snprintf(err + strlen(err), errlen - strlen(err),
+                     " (is another collector using this --data directory?)");
+        s->db = NULL;
+        memset(s->cf, 0, sizeof s->cf);
+        return rv;
+    }
+    atomic_store(&s->db_read_only, read_only);
+    atomic_store(&s->db_failed, 0);
+    return 0;
+}
+
+void col_db_close_handle(col_store *s, int flush)
+{
+    if (s->db == NULL)
+        return;
+    if (flush && !atomic_load(&s->db_read_only) && !atomic_load(&s->db_failed) &&
+        col_disk_can_flush(s)) {
+        /* Flush so a restart does not replay a large WAL and the data
+         * directory shows the real table sizes.  Not after an I/O error:
+         * RocksDB must not write again until it is reopened. */
+        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+        char *rerr = NULL;
+        rocksdb_flushoptions_set_wait(fo, 1);
+        for (int i = CF_BLOCKS; i < CF_COUNT && rerr == NULL; i++)
+            rocksdb_flush_cf(s->db, fo, s->cf[i], &rerr);
+        if (rerr != NULL) {
+            col_log(COL_LOG_WARN, "flush at close: %s (the WAL still has everything)", rerr);
+            rocksdb_free(rerr);
+        }
+        rocksdb_flushoptions_destroy(fo);
+    }
+    for (int i = 0; i < CF_COUNT; i++)
+        if (s->cf[i] != NULL)
+            rocksdb_column_family_handle_destroy(s->cf[i]);
+    memset(s->cf, 0, sizeof s->cf);
+    rocksdb_close(s->db);
+    s->db = NULL;
+}
+
 /* ---- the ballast ----------------------------------------------------------- */
 
 static void ballast_release(struct col_disk *d)

@@ -181,8 +181,22 @@ static inline int col_block_dead(col_store *s, const uint8_t *k)
                         atomic_load_explicit(&s->sealed_ns, memory_order_acquire));
 }
 
+/* The column families' names, in CF_* order (store_base.c). */
+extern const char *const col_cf_names[CF_COUNT];
+
+/* A root span's row in roots (store_rows.c). */
+void col_put_root(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b, const slc_span *sp);
+/* Puts the service names of b not yet in meta into wb; their string ids go
+ * to news[0..*nnews) (at most maxnews) so the caller can remember them once
+ * the write commits (col_svc_remember). */
+void col_put_services(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b, uint32_t *news,
+                      size_t *nnews, size_t maxnews);
+/* Marks a service name as written to meta (after the write committed). */
+void col_svc_remember(col_store *s, const char *p, size_t n);
+
 /* Index rows of one batch stored (or sealed) under block key bkey, added to
- * wb (store.c; used by col_store_write and by sealing).  0 or SL_ENOMEM. */
+ * wb (store_rows.c; used by col_store_write and by sealing).  0 or
+ * SL_ENOMEM. */
 int col_put_tidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
                  const uint8_t bkey[COL_BLOCK_KEY_LEN]);
 int col_put_sidx(col_store *s, rocksdb_writebatch_t *wb, const slc_batch *b,
