@@ -1,10 +1,10 @@
 /*
  * rollup.h - per-minute aggregates: their key and value codec, the merge of
- * values (run by RocksDB's merge operator in store.c), the grouping of one
+ * values (run by RocksDB's merge operator, store_open.c), the grouping of one
  * decoded frame into merge operands, and the edge tracker that pairs
  * parent and child spans of different services across frames.
  *
- * No RocksDB here: store.c feeds the operands this file produces into the
+ * No RocksDB here: store_write.c feeds the operands this file produces into the
  * frame's WriteBatch (so an aggregate delta commits atomically with its
  * frame and its dedupe row: exactly once, also across kill -9) and calls
  * col_rollup_merge() from the merge operator.  Layout in docs/storage.md.

@@ -1,5 +1,6 @@
 /*
- * store.h - the collector's storage: the only file that includes RocksDB.
+ * store.h - the collector's storage, the public API of collector/store/ (the
+ * only folder that includes RocksDB; this header does not).
  *
  * Layout (docs/storage.md has it byte by byte): each received frame is
  * stored whole, as received (already compressed and checksummed), under a
@@ -325,7 +326,7 @@ int col_store_compact(col_store *s);
  * frame.  Once they have settled (no more spans expected for most of their
  * traces), a background pass rewrites runs of consecutive frames into
  * sealed blocks: their spans and logs merged, grouped by trace and encoded
- * column-wise (collector/coldblock.h), with fresh index rows, in one
+ * column-wise (collector/store/coldblock.h), with fresh index rows, in one
  * atomic write per sealed block that also deletes the frames it replaces.
  * Readers see either the frames or the sealed block, never neither. */
 typedef struct col_seal_opts {

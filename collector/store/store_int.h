@@ -1,8 +1,9 @@
 /*
- * store_int.h - private to the store module: store.c (open, write, trace
- * reads), store_query.c (search, logs, aggregates), store_hotidx.c,
- * store_seal.c, store_retention.c and store_disk.c.  Only these files
- * include rocksdb/c.h.
+ * store_int.h - private to collector/store/, the only folder that includes
+ * rocksdb/c.h: the store struct, key layouts and the helpers its files share
+ * (store_base.c at the bottom, store_rows.c, store_disk.c, store_hotidx.c,
+ * store_write.c, store_read.c, store_query.c, store_seal.c,
+ * store_retention.c, store_open.c at the top).
  */
 #ifndef COL_STORE_INT_H
 #define COL_STORE_INT_H
@@ -242,7 +243,7 @@ void col_db_exit(col_store *s);
 
 /* Opens RocksDB (s->dbopts, s->cfopts) into s->db / s->cf, read-write or
  * read-only (which writes nothing, so it works on a full disk; the WAL is
- * replayed into memory).  Closes with col_db_close_handle (store.c). */
+ * replayed into memory).  Closes with col_db_close_handle (store_disk.c). */
 int col_db_open(col_store *s, int read_only, char *err, size_t errlen);
 void col_db_close_handle(col_store *s, int flush);
 
@@ -305,7 +306,7 @@ typedef struct col_view {
     uint64_t sealed, cutoff;
 } col_view;
 
-/* Opens a view (store.c).  0 or SL_ENOMEM; close it with col_view_close. */
+/* Opens a view (store_read.c).  0 or SL_ENOMEM; close it with col_view_close. */
 int col_view_open(col_store *s, col_view *v);
 void col_view_close(col_store *s, col_view *v);
 
@@ -343,7 +344,7 @@ typedef int (*col_gather_fn)(col_store *s, const col_view *view, const uint8_t *
 int col_read_trace_with(col_store *s, const uint8_t trace_id[16], uint32_t max_blocks,
                         int want_spans, col_gather_fn gather, slc_batch **out, int *blocks_capped);
 
-/* Assigns the next frame key: strictly growing (store.c). */
+/* Assigns the next frame key: strictly growing (store_base.c). */
 void col_next_block_key(col_store *s, uint8_t key[COL_BLOCK_KEY_LEN]);
 
 /* ---- the in-memory trace index of the newest frames (store_hotidx.c) ----
@@ -371,7 +372,7 @@ void col_hot_unpin(col_store *s, const uint8_t bkey[COL_BLOCK_KEY_LEN]);
 uint64_t col_hot_oldest_inflight_ns(col_store *s);
 int col_hot_lookup(col_store *s, const uint8_t tid[16], col_bkeys *out);
 
-/* 64-bit mixer for hash tables (store.c). */
+/* 64-bit mixer for hash tables (store_rows.c). */
 uint64_t col_mix64(uint64_t x);
 
 #endif /* COL_STORE_INT_H */

@@ -1,7 +1,7 @@
 /*
  * store_seal.c - sealing: rewriting settled frames into trace-sorted,
  * column-encoded blocks (store.h "sealing", docs/storage.md "Sealed
- * blocks", the format in collector/coldblock.h).
+ * blocks", the format in collector/store/coldblock.h).
  *
  * Why: ingest stores each frame as received (one sequential put, no
  * re-encoding), which costs the frame's own bytes (zlib level 1 over a few

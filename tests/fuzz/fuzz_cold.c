@@ -1,6 +1,6 @@
 /*
  * fuzz_cold.c - libFuzzer target for the sealed-block decoder
- * (collector/coldblock_dec.c): col_cold_decode, col_cold_gather_trace and
+ * (collector/store/coldblock_dec.c): col_cold_decode, col_cold_gather_trace and
  * col_cold_peek on the input as it is, and again with every CRC of the
  * block recomputed (mutations rarely fix a CRC-32 themselves, and the
  * checks behind the CRCs are the ones worth fuzzing).

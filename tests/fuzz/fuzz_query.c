@@ -1,6 +1,6 @@
 /*
  * fuzz_query.c - libFuzzer target for the HTTP API's query-argument
- * handling: every GET query route (collector/api.c's table: trace search,
+ * handling: every GET query route (collector/http/api.c's table: trace search,
  * one trace, RED, deps, logs, top, services and their operations, the SDK
  * view, the alert list and alert check) called through col_api_dispatch()
  * with arguments taken from the input, against a real store (RocksDB in a

@@ -1,6 +1,6 @@
 /*
  * test_colapi_query.c - the query endpoints of the HTTP API
- * (collector/api_query.c), called through col_api_dispatch() on a real
+ * (collector/http/api_query.c), called through col_api_dispatch() on a real
  * store in a temp dir, with frames written through the ingest write path.
  *
  * The accuracy test generates a workload with known latencies, stores it,

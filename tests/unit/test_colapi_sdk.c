@@ -1,5 +1,5 @@
 /*
- * test_colapi_sdk.c - GET /api/v1/sdk (collector/api_sdk.c) on a real store
+ * test_colapi_sdk.c - GET /api/v1/sdk (collector/http/api_sdk.c) on a real store
  * in a temp dir: "sightline.sdk.stats" records written through the store's
  * write path, read back through col_api_dispatch().  Checks that the newest
  * record of each (service, instance) wins, that instances of a service are

@@ -1,6 +1,6 @@
 /*
  * test_colhotidx.c - the in-memory trace index of the newest frames
- * (collector/store_hotidx.c): a trace reads whole while its frames are only
+ * (collector/store/store_hotidx.c): a trace reads whole while its frames are only
  * in memory, after the window is written as one row per trace, across
  * several windows, after sealing, after a clean restart and after a crash
  * that left the window unwritten (a child process that exits without

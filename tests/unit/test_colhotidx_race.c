@@ -1,5 +1,5 @@
 /*
- * test_colhotidx_race.c - the in-memory trace index (collector/store_hotidx.c)
+ * test_colhotidx_race.c - the in-memory trace index (collector/store/store_hotidx.c)
  * under concurrency: writer threads store frames through the real ingest
  * path (claim, col_store_write, release) while reader threads read traces
  * whose frames were acknowledged before the read started, across several

@@ -1,5 +1,5 @@
 /*
- * test_coljsonw.c - the JSON writer (collector/jsonw.c): its output must
+ * test_coljsonw.c - the JSON writer (collector/http/jsonw.c): its output must
  * be what jansson's json_dumps(JSON_COMPACT) prints for the same values
  * (the API answers it writes used to be jansson trees), and valid JSON
  * where jansson would have refused the value (invalid UTF-8, NaN).

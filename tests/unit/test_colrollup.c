@@ -1,7 +1,7 @@
 /*
- * test_colrollup.c - per-service RED rows (key type 's', collector/rollup.c)
+ * test_colrollup.c - per-service RED rows (key type 's', collector/store/rollup.c)
  * and the services-level RED read that uses them (col_store_red with
- * merged operations, collector/store_query.c).
+ * merged operations, collector/store/store_query.c).
  *
  * The 's' rows exist so that a services-level query need not merge every
  * operation's histogram; they must never change an answer.  The main test

@@ -1,5 +1,5 @@
 /*
- * test_colseal.c - sealing (collector/store_seal.c): frames rewritten into
+ * test_colseal.c - sealing (collector/store/store_seal.c): frames rewritten into
  * sealed blocks must answer every read exactly as the frames did, in a real
  * RocksDB store in a temp dir.
  */
