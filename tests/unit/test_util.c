@@ -10,7 +10,9 @@
 #include <cmocka.h>
 
 #include "sightline.h"
+#include "common/slc_bytes.h"
 #include "common/slc_util.h"
+#include "common/slc_wire.h"
 
 static void test_hex(void **state)
 {
@@ -101,6 +103,82 @@ static void test_time(void **state)
     assert_int_equal(slc_time_parse(NULL, now, &t), SL_EPARSE);
 }
 
+/* Byte order: fixed layouts, not the host's; big-endian keys sort like
+ * the numbers. */
+static void test_bytes(void **state)
+{
+    uint8_t b[8], c[8];
+    (void)state;
+    slc_put_le32(b, 0x01020304u);
+    assert_memory_equal(b, "\x04\x03\x02\x01", 4);
+    assert_int_equal(slc_get_le32(b), 0x01020304u);
+    slc_put_le64(b, 0x0102030405060708ULL);
+    assert_memory_equal(b, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+    assert_true(slc_get_le64(b) == 0x0102030405060708ULL);
+    slc_put_le16(b, 0xabcd);
+    assert_int_equal(slc_get_le16(b), 0xabcd);
+    slc_put_be64(b, 0x0102030405060708ULL);
+    assert_memory_equal(b, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+    assert_true(slc_get_be64(b) == 0x0102030405060708ULL);
+    slc_put_be64(c, 0x0102030405060709ULL);
+    assert_true(memcmp(b, c, 8) < 0);
+    slc_put_be32(b, 0xdeadbeefu);
+    assert_int_equal(slc_get_be32(b), 0xdeadbeefu);
+}
+
+/* Varints: every length round-trips; truncated, over-long and over-64-bit
+ * ones are refused. */
+static void test_varint(void **state)
+{
+    static const uint64_t vals[] = {0, 1, 127, 128, 300, 16383, 16384, (1ULL << 35) + 7,
+                                    UINT64_MAX >> 1, UINT64_MAX};
+    uint8_t buf[SLC_VARINT_MAX + 2];
+    (void)state;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = slc_varint_put(buf, vals[i]);
+        const uint8_t *p = buf;
+        uint64_t v = 0;
+        assert_true(n >= 1 && n <= SLC_VARINT_MAX);
+        assert_int_equal(slc_varint_get(&p, buf + n, &v), 0);
+        assert_true(v == vals[i]);
+        assert_ptr_equal(p, buf + n);
+        p = buf; /* one byte short */
+        assert_int_equal(slc_varint_get(&p, buf + n - 1, &v), -1);
+    }
+    assert_int_equal(slc_varint_put(buf, UINT64_MAX), 10);
+    buf[9] = 0x02; /* an 11th bit group beyond 64 bits */
+    {
+        const uint8_t *p = buf;
+        uint64_t v;
+        assert_int_equal(slc_varint_get(&p, buf + 10, &v), -1);
+    }
+    memset(buf, 0x80, sizeof buf); /* never ends */
+    {
+        const uint8_t *p = buf;
+        uint64_t v;
+        assert_int_equal(slc_varint_get(&p, buf + sizeof buf, &v), -1);
+    }
+}
+
+static void test_ids_and_kinds(void **state)
+{
+    uint8_t id[16];
+    (void)state;
+    assert_int_equal(slc_trace_id_parse("4bf92f3577b34da6a3ce929d0e0e4736", id), 0);
+    assert_int_equal(id[0], 0x4b);
+    assert_int_equal(id[15], 0x36);
+    assert_int_equal(slc_trace_id_parse("4BF92F3577B34DA6A3CE929D0E0E4736", id), 0);
+    assert_int_equal(slc_trace_id_parse("00000000000000000000000000000000", id), SL_EPARSE);
+    assert_int_equal(slc_trace_id_parse("4bf92f3577b34da6a3ce929d0e0e473", id), SL_EPARSE);
+    assert_int_equal(slc_trace_id_parse("4bf92f3577b34da6a3ce929d0e0e47360", id), SL_EPARSE);
+    assert_int_equal(slc_trace_id_parse("4bf92f3577b34da6a3ce929d0e0e473g", id), SL_EPARSE);
+    assert_int_equal(slc_trace_id_parse(NULL, id), SL_EPARSE);
+    assert_string_equal(slc_kind_name(SLC_KIND_SERVER), "server");
+    assert_string_equal(slc_kind_name(SLC_KIND_CONSUMER), "consumer");
+    assert_string_equal(slc_kind_name(SLC_KIND_UNSPECIFIED), "unspecified");
+    assert_string_equal(slc_kind_name(200), "unspecified");
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -114,7 +192,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex),      cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_duration), cmocka_unit_test(test_time),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_strerror), cmocka_unit_test(test_bytes),
+        cmocka_unit_test(test_varint),   cmocka_unit_test(test_ids_and_kinds),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
