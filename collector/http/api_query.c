@@ -1,20 +1,24 @@
 /*
- * api_query.c - the query endpoints (see api_query.h and docs/api.md).
+ * api_query.c - the query endpoints (see api_query.h and docs/api.md):
+ * each handler parses and checks its arguments, calls the read-side engine
+ * (query/slq_*.h) and serializes the engine's answer.
  *
  * Every argument is checked before the store is touched and every answer is
  * bounded: time ranges at most query-max-range, RED answers at most
- * query-max-buckets buckets, query-max-series series and COLQ_MAX_CELLS
- * numbers per column, lists at most query-max-results, searches at most the store's block budget
- * (reported as "partial").  Aggregates come only from the per-minute rows
- * (col_store_red / col_store_edges), so their cost depends on the number of
- * minutes and groups, never on the number of spans.  The RED answer, up to
+ * query-max-buckets buckets, query-max-series series and SLQ_RED_MAX_CELLS
+ * numbers per column, lists at most query-max-results, searches at most the
+ * store's block budget (reported as "partial").  The RED answer, up to
  * hundreds of thousands of numbers, is written as JSON text (jsonw.h)
  * rather than built as a jansson tree.
  */
 #include "api_query.h"
-#include "query/slq_aggtime.h"
-#include "store/blockcache.h"
 #include "jsonw.h"
+#include "query/slq_aggtime.h"
+#include "query/slq_deps.h"
+#include "query/slq_logs.h"
+#include "query/slq_ops.h"
+#include "query/slq_red.h"
+#include "query/slq_search.h"
 #include "store/rollup.h"
 
 #include <errno.h>
@@ -30,8 +34,6 @@
 #define COLQ_SEC 1000000000ULL
 #define COLQ_MINUTE (60ULL * COLQ_SEC)
 #define COLQ_DEFAULT_SINCE "1h"
-#define COLQ_AUTO_POINTS 120
-#define COLQ_MAX_CELLS 400000
 #define COLQ_STORE_GROUPS 1024 /* = COL_AGG_MAX_GROUPS of store_query.c */
 #define COLQ_SEARCH_DEFAULT 20
 #define COLQ_SUMMARY_MAX 100
@@ -203,23 +205,21 @@ static json_t *colq_real(double x)
 }
 
 /* count, rate, errors, error_rate, p50..p99 of one aggregate into o. */
-static int colq_set_red(json_t *o, uint64_t count, uint64_t errors, const slc_hist *h,
-                        double seconds)
+static int colq_set_red(json_t *o, uint64_t count, uint64_t errors, const uint64_t pct[4],
+                        uint64_t max, double seconds)
 {
-    uint64_t p[4];
     int rc = 0;
 
-    col_apiq_percentiles(h, p);
     rc |= json_object_set_new(o, "count", json_integer((json_int_t)count));
     rc |= json_object_set_new(o, "rate", colq_real(seconds > 0 ? (double)count / seconds : 0));
     rc |= json_object_set_new(o, "errors", json_integer((json_int_t)errors));
     rc |= json_object_set_new(o, "error_rate",
                               colq_real(count ? (double)errors / (double)count : 0));
-    rc |= json_object_set_new(o, "p50_ns", json_integer((json_int_t)p[0]));
-    rc |= json_object_set_new(o, "p90_ns", json_integer((json_int_t)p[1]));
-    rc |= json_object_set_new(o, "p95_ns", json_integer((json_int_t)p[2]));
-    rc |= json_object_set_new(o, "p99_ns", json_integer((json_int_t)p[3]));
-    rc |= json_object_set_new(o, "max_ns", json_integer((json_int_t)(h->count ? h->max : 0)));
+    rc |= json_object_set_new(o, "p50_ns", json_integer((json_int_t)pct[0]));
+    rc |= json_object_set_new(o, "p90_ns", json_integer((json_int_t)pct[1]));
+    rc |= json_object_set_new(o, "p95_ns", json_integer((json_int_t)pct[2]));
+    rc |= json_object_set_new(o, "p99_ns", json_integer((json_int_t)pct[3]));
+    rc |= json_object_set_new(o, "max_ns", json_integer((json_int_t)max));
     return rc != 0 ? -1 : 0;
 }
 
@@ -334,31 +334,14 @@ static int colq_attrs_parse(const col_api_req *req, col_api_resp *resp, struct c
     return 0;
 }
 
-/* The summary of the hit's whole trace (span_count, services, error_count,
- * root, trace start and duration), or NULL when it cannot be read now (the
- * item is then listed without it). */
-static json_t *colq_trace_summary(const col_api *api, const uint8_t tid[16])
+/* One hit as the answer lists it: a new reference owned by the caller,
+ * NULL when out of memory.  The summary's values are shared (counted
+ * references), the hit stays the caller's. */
+static json_t *colq_hit_json(const slq_hit *hit, int summary)
 {
-    slc_batch *b = NULL;
-    slq_trace *t = NULL;
-    slq_trace_opts o = {0};
-    json_t *j = NULL;
-
-    if (col_store_read_trace_cached(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL) != 0)
-        return NULL;
-    o.max_spans = (uint32_t)api->trace_max_spans;
-    o.max_logs = 1; /* only counted */
-    if (slq_trace_build(b, &o, &t) == 0)
-        slq_trace_summary_json(t, &j);
-    slq_trace_free(t);
-    slc_batch_free(b);
-    return j;
-}
-
-static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int summary)
-{
+    const col_trace_hit *h = &hit->h;
     char tid[33], sid[17];
-    json_t *o, *s;
+    json_t *o, *s = hit->summary;
 
     slc_hex_encode(h->trace_id, 16, tid);
     slc_hex_encode(h->span_id, 8, sid);
@@ -371,7 +354,6 @@ static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int sum
                   (int)h->is_root);
     if (o == NULL || !summary)
         return o;
-    s = colq_trace_summary(api, h->trace_id);
     if (s != NULL) {
         json_object_set(o, "root_service", json_object_get(s, "root_service"));
         json_object_set(o, "root_name", json_object_get(s, "root_name"));
@@ -381,92 +363,59 @@ static json_t *colq_hit_json(const col_api *api, const col_trace_hit *h, int sum
         json_object_set(o, "span_count", json_object_get(s, "span_count"));
         json_object_set(o, "services", json_object_get(s, "services"));
         json_object_set(o, "error_count", json_object_get(s, "error_count"));
-        json_decref(s);
     }
     return o;
-}
-
-/* No span filter: the newest traces by their root spans (the trace list),
- * which the roots index answers without decoding blocks. */
-static int colq_recent_roots(const col_api *api, const col_search_q *q, col_trace_hit *hits,
-                             size_t *n)
-{
-    col_root *roots = calloc(q->limit, sizeof *roots);
-    size_t got = 0;
-    int rv;
-
-    if (roots == NULL)
-        return SL_ENOMEM;
-    rv = col_store_list_roots(api->store, NULL, q->since_ns, q->until_ns, roots, q->limit,
-                              (size_t)api->list_max_scan, &got);
-    for (size_t i = 0; rv == 0 && i < got; i++) {
-        col_trace_hit *h = &hits[i];
-        memset(h, 0, sizeof *h);
-        memcpy(h->trace_id, roots[i].trace_id, 16);
-        h->start_ns = roots[i].start_ns;
-        h->duration_ns = roots[i].duration_ns;
-        h->error = roots[i].error;
-        h->kind = roots[i].kind;
-        h->is_root = 1;
-        memcpy(h->service, roots[i].service, sizeof h->service);
-        memcpy(h->name, roots[i].name, sizeof h->name);
-    }
-    free(roots);
-    if (rv == 0)
-        *n = got;
-    return rv;
 }
 
 void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
     struct colq_attrs attrs = {0};
-    col_search_q q;
-    col_trace_hit *hits = NULL;
+    slq_search_q sq;
+    col_search_q *q = &sq.q;
+    slq_hits hits = {0};
     const char *order;
     unsigned long limit;
-    int summary, capped = 0, rv;
-    size_t n = 0;
+    int summary, rv;
     json_t *arr = NULL, *body;
 
-    memset(&q, 0, sizeof q);
-    if (colq_str(req, resp, "service", COL_ROOT_SERVICE_MAX - 1, &q.service) != 0 ||
-        colq_str(req, resp, "operation", COL_ROOT_NAME_MAX - 1, &q.operation) != 0 ||
-        colq_duration(req, resp, "min_duration", &q.min_duration_ns) != 0 ||
-        colq_duration(req, resp, "max_duration", &q.max_duration_ns) != 0 ||
-        colq_bool(req, resp, "error", &q.error) != 0 ||
+    memset(&sq, 0, sizeof sq);
+    if (colq_str(req, resp, "service", COL_ROOT_SERVICE_MAX - 1, &q->service) != 0 ||
+        colq_str(req, resp, "operation", COL_ROOT_NAME_MAX - 1, &q->operation) != 0 ||
+        colq_duration(req, resp, "min_duration", &q->min_duration_ns) != 0 ||
+        colq_duration(req, resp, "max_duration", &q->max_duration_ns) != 0 ||
+        colq_bool(req, resp, "error", &q->error) != 0 ||
         colq_bool(req, resp, "summary", &summary) != 0 ||
         colq_uint(req, resp, "limit", COLQ_SEARCH_DEFAULT, 1,
                   (unsigned long)col_api_max_results(api), &limit) != 0 ||
-        colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0 ||
+        colq_range(api, req, resp, &q->since_ns, &q->until_ns) != 0 ||
         colq_attrs_parse(req, resp, &attrs) != 0)
         goto out;
-    if (q.max_duration_ns != 0 && q.min_duration_ns > q.max_duration_ns) {
+    if (q->max_duration_ns != 0 && q->min_duration_ns > q->max_duration_ns) {
         col_api_error(resp, 400, "bad_range", "'min_duration' is above 'max_duration'");
         goto out;
     }
     order = req->arg(req->cx, "order");
     if (order == NULL || *order == '\0' || strcmp(order, "newest") == 0)
-        q.order = COL_ORDER_NEWEST;
+        q->order = COL_ORDER_NEWEST;
     else if (strcmp(order, "slowest") == 0)
-        q.order = COL_ORDER_SLOWEST;
+        q->order = COL_ORDER_SLOWEST;
     else {
         col_api_error(resp, 400, "bad_argument", "'order' must be newest or slowest, got '%.32s'",
                       order);
         goto out;
     }
-    q.attrs = attrs.f;
-    q.nattrs = attrs.n;
-    q.limit = limit;
-    hits = calloc(limit, sizeof *hits);
-    if (hits == NULL) {
-        col_api_error(resp, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (q.service == NULL && q.operation == NULL && q.nattrs == 0 && q.min_duration_ns == 0 &&
-        q.max_duration_ns == 0 && q.error == -1 && q.order == COL_ORDER_NEWEST)
-        rv = colq_recent_roots(api, &q, hits, &n);
-    else
-        rv = col_store_search(api->store, &q, hits, &n, &capped);
+    q->attrs = attrs.f;
+    q->nattrs = attrs.n;
+    q->limit = limit;
+    /* Summaries cost one trace read each: on by default for a page of a
+     * list, off beyond COLQ_SUMMARY_MAX items. */
+    if (summary == -1)
+        summary = limit <= COLQ_SUMMARY_MAX;
+    sq.summary = summary;
+    sq.list_max_scan = (size_t)api->list_max_scan;
+    sq.trace_max_blocks = (uint32_t)api->trace_max_blocks;
+    sq.trace_max_spans = (uint32_t)api->trace_max_spans;
+    rv = slq_search(api->store, &sq, &hits);
     if (rv == SL_EINVAL) {
         col_api_error(resp, 400, "bad_argument", "the search arguments are inconsistent");
         goto out;
@@ -475,205 +424,60 @@ void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *r
         colq_store_err(resp, "searching traces", rv);
         goto out;
     }
-    /* Summaries cost one trace read each: on by default for a page of a
-     * list, off beyond COLQ_SUMMARY_MAX items. */
-    if (summary == -1)
-        summary = limit <= COLQ_SUMMARY_MAX;
     arr = json_array();
-    for (size_t i = 0; i < n && arr != NULL; i++)
-        if (json_array_append_new(arr, colq_hit_json(api, &hits[i], summary)) != 0) {
+    for (size_t i = 0; i < hits.n && arr != NULL; i++)
+        if (json_array_append_new(arr, colq_hit_json(&hits.v[i], summary)) != 0) {
             json_decref(arr);
             arr = NULL;
         }
     body = arr == NULL ? NULL
-                       : json_pack("{s:o,s:I,s:b,s:o,s:o}", "traces", arr, "count", (json_int_t)n,
-                                   "partial", capped, "since_ns", slq_json_ns(q.since_ns), "until_ns",
-                                   slq_json_ns(q.until_ns));
+                       : json_pack("{s:o,s:I,s:b,s:o,s:o}", "traces", arr, "count",
+                                   (json_int_t)hits.n, "partial", hits.capped, "since_ns",
+                                   slq_json_ns(q->since_ns), "until_ns", slq_json_ns(q->until_ns));
     colq_ok(resp, body);
 out:
-    free(hits);
+    slq_hits_free(&hits);
     colq_attrs_free(&attrs);
 }
 
 /* ======================= GET /api/v1/red ==================================== */
 
-struct colq_series {
-    char *service, *operation; /* exact bytes (may hold U+0000), *_len long */
-    size_t service_len, operation_len;
-    uint64_t *count, *errors, *pct; /* pct: 4 per point */
-    uint64_t total, total_errors;
-};
-
-struct colq_red {
-    uint64_t first, step, npoints;
-    struct colq_series *s;
-    size_t n, cap, hint;
-    size_t max_series; /* query-max-series */
-    int too_big, nomem;
-};
-
-static void colq_red_free(struct colq_red *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->s[i].service);
-        free(r->s[i].operation);
-        free(r->s[i].count);
-        free(r->s[i].errors);
-        free(r->s[i].pct);
-    }
-    free(r->s);
-}
-
-static int colq_name_eq(const char *z, const char *p, size_t n)
-{
-    return strncmp(z, p, n) == 0 && z[n] == '\0';
-}
-
-static int colq_bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    return alen == blen && memcmp(a, b, alen) == 0;
-}
-
-static char *colq_memdup(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, p, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-static struct colq_series *colq_series_get(struct colq_red *r, const col_agg_row *row)
-{
-    struct colq_series *s;
-
-    /* Rows come in the same (service, operation) order in every bucket, so
-     * the series after the last one found is nearly always the next. */
-    for (size_t k = 0; k < r->n; k++) {
-        size_t i = (r->hint + k) % r->n;
-        s = &r->s[i];
-        if (colq_bytes_eq(s->service, s->service_len, row->service, row->service_len) &&
-            colq_bytes_eq(s->operation, s->operation_len, row->operation, row->operation_len)) {
-            r->hint = i + 1;
-            return s;
-        }
-    }
-    if (r->n >= r->max_series || (r->n + 1) * r->npoints > COLQ_MAX_CELLS) {
-        r->too_big = 1;
-        return NULL;
-    }
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 16;
-        struct colq_series *ns = realloc(r->s, nc * sizeof *ns);
-        if (ns == NULL) {
-            r->nomem = 1;
-            return NULL;
-        }
-        r->s = ns;
-        r->cap = nc;
-    }
-    s = &r->s[r->n];
-    memset(s, 0, sizeof *s);
-    s->service = colq_memdup(row->service, row->service_len);
-    s->service_len = row->service_len;
-    s->operation = colq_memdup(row->operation, row->operation_len);
-    s->operation_len = row->operation_len;
-    s->count = calloc(r->npoints, sizeof *s->count);
-    s->errors = calloc(r->npoints, sizeof *s->errors);
-    s->pct = calloc(r->npoints * 4, sizeof *s->pct);
-    r->n++; /* counted now so colq_red_free() frees a half-built one */
-    if (!s->service || !s->operation || !s->count || !s->errors || !s->pct) {
-        r->nomem = 1;
-        return NULL;
-    }
-    r->hint = r->n;
-    return s;
-}
-
-static int colq_red_row(const col_agg_row *row, void *arg)
-{
-    struct colq_red *r = arg;
-    struct colq_series *s = colq_series_get(r, row);
-    uint64_t i;
-
-    if (s == NULL)
-        return 1;
-    i = r->step == 0 || row->bucket_ns < r->first ? 0 : (row->bucket_ns - r->first) / r->step;
-    if (i >= r->npoints)
-        return 0; /* cannot happen: the store buckets exactly like colq_red_plan() */
-    s->count[i] += row->count;
-    s->errors[i] += row->errors;
-    s->total += row->count;
-    s->total_errors += row->errors;
-    if (row->sum != NULL)
-        memcpy(&s->pct[i * 4], row->sum->pct, 4 * sizeof s->pct[0]);
-    else
-        col_apiq_percentiles(row->hist, &s->pct[i * 4]);
-    return 0;
-}
-
-/* Picks the step: as given (whole minutes, rounded up, at least one), or
- * "auto"/absent: a round step giving at most COLQ_AUTO_POINTS buckets;
- * "0"/"all": one bucket.  The buckets are those of col_store_red(). */
+/* Reads 'step': a duration (whole minutes, rounded up, at least one),
+ * "auto"/absent (a round step giving at most SLQ_AUTO_POINTS buckets), or
+ * "0"/"all" (one bucket); the engine plans the buckets. */
 static int colq_red_plan(const col_api *api, const col_api_req *req, col_api_resp *resp,
-                         uint64_t since, uint64_t until, struct colq_red *r)
+                         uint64_t since, uint64_t until, slq_red *r)
 {
     int max_points = col_api_max_buckets(api);
-    static const uint64_t nice[] = {1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080};
     const char *v = req->arg(req->cx, "step");
-    uint64_t last = until - until % COLQ_MINUTE, step = 0, span;
+    uint64_t step = 0;
 
-    r->first = since - since % COLQ_MINUTE;
-    span = last - r->first + COLQ_MINUTE;
-    if (v != NULL && (strcmp(v, "0") == 0 || strcmp(v, "all") == 0)) {
-        r->step = 0;
-        r->npoints = 1;
-        return 0;
-    }
-    if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0) {
-        size_t i = 0;
-        while (i + 1 < sizeof nice / sizeof nice[0] &&
-               span > nice[i] * COLQ_MINUTE * COLQ_AUTO_POINTS)
-            i++;
-        step = nice[i] * COLQ_MINUTE;
-    } else if (slc_duration_parse(v, &step) != 0 || step == 0) {
+    if (v != NULL && (strcmp(v, "0") == 0 || strcmp(v, "all") == 0))
+        step = SLQ_STEP_ALL;
+    else if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0)
+        step = SLQ_STEP_AUTO;
+    else if (slc_duration_parse(v, &step) != 0 || step == 0) {
         col_api_error(resp, 400, "bad_step",
                       "'step' value '%.32s' is not a duration: use 1m, 5m, 1h, auto, or 0 for "
                       "one bucket",
                       v);
         return -1;
     }
-    if (step % COLQ_MINUTE != 0)
-        step += COLQ_MINUTE - step % COLQ_MINUTE;
-    r->step = step;
-    r->npoints = (last - r->first) / step + 1;
-    if (r->npoints > (uint64_t)max_points) {
+    if (slq_red_plan(since, until, step, (uint64_t)max_points, r) != 0) {
         col_api_error(resp, 400, "bad_step",
                       "%llu buckets of %llus over this range; at most %d (query-max-buckets): "
                       "use a larger 'step' or a shorter range",
-                      (unsigned long long)r->npoints, (unsigned long long)(step / COLQ_SEC),
+                      (unsigned long long)r->npoints, (unsigned long long)(r->step / COLQ_SEC),
                       max_points);
         return -1;
     }
     return 0;
 }
 
-/* Seconds of bucket i that lie inside the queried minutes. */
-static double colq_bucket_s(const struct colq_red *r, uint64_t i, uint64_t until)
-{
-    uint64_t last_end = until - until % COLQ_MINUTE + COLQ_MINUTE;
-    uint64_t b0 = r->first + i * r->step, b1 = r->step == 0 ? last_end : b0 + r->step;
-
-    if (b1 > last_end)
-        b1 = last_end;
-    return b1 > b0 ? (double)(b1 - b0) / 1e9 : 60.0;
-}
-
 /* One series: its names, totals, then one array per measure with a value
  * per bucket (percentiles null where the bucket has no requests). */
-static void colq_series_write(col_jw *w, const struct colq_red *r, const struct colq_series *s,
-                              int by_op, uint64_t since, uint64_t until)
+static void colq_series_write(col_jw *w, const slq_red *r, const slq_red_series *s, int by_op,
+                              uint64_t since, uint64_t until)
 {
     static const char *const pn[4] = {"p50_ns", "p90_ns", "p95_ns", "p99_ns"};
     double all = slq_agg_minutes_s(since, until);
@@ -709,7 +513,7 @@ static void colq_series_write(col_jw *w, const struct colq_red *r, const struct 
     col_jw_key(w, "rate");
     col_jw_arr(w);
     for (uint64_t i = 0; i < r->npoints; i++)
-        col_jw_real(w, (double)s->count[i] / colq_bucket_s(r, i, until));
+        col_jw_real(w, (double)s->count[i] / slq_red_bucket_s(r, i, until));
     col_jw_arr_end(w);
     col_jw_key(w, "error_rate");
     col_jw_arr(w);
@@ -734,8 +538,8 @@ static void colq_series_write(col_jw *w, const struct colq_red *r, const struct 
  * a day at one-minute steps, which as a jansson tree cost more to build
  * and dump than the query itself.  Same keys, order and number forms as
  * the tree gave. */
-static void colq_red_answer(col_api_resp *resp, const struct colq_red *r, int by_op,
-                            const char *by, const char *kname, uint64_t since, uint64_t until)
+static void colq_red_answer(col_api_resp *resp, const slq_red *r, int by_op, const char *by,
+                            const char *kname, uint64_t since, uint64_t until)
 {
     col_jw w;
     char *text;
@@ -778,94 +582,55 @@ static void colq_red_answer(col_api_resp *resp, const struct colq_red *r, int by
 
 void col_apiq_red(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
-    struct colq_red r;
-    const char *service, *operation, *by, *kname;
-    uint64_t since, until;
-    unsigned mask;
-    int by_op, rv;
+    slq_red r;
+    slq_red_q q;
+    const char *by, *kname;
+    int rv;
 
     memset(&r, 0, sizeof r);
+    memset(&q, 0, sizeof q);
     r.max_series = (size_t)col_api_max_series(api);
-    if (colq_str(req, resp, "service", 255, &service) != 0 ||
-        colq_str(req, resp, "operation", 255, &operation) != 0 ||
-        colq_kind(req, resp, &mask, &kname) != 0 ||
-        colq_range(api, req, resp, &since, &until) != 0 ||
-        colq_red_plan(api, req, resp, since, until, &r) != 0)
+    if (colq_str(req, resp, "service", 255, &q.service) != 0 ||
+        colq_str(req, resp, "operation", 255, &q.operation) != 0 ||
+        colq_kind(req, resp, &q.kind_mask, &kname) != 0 ||
+        colq_range(api, req, resp, &q.since, &q.until) != 0 ||
+        colq_red_plan(api, req, resp, q.since, q.until, &r) != 0)
         goto out;
     by = req->arg(req->cx, "by");
     if (by == NULL || *by == '\0')
-        by = operation != NULL ? "operation" : "service";
+        by = q.operation != NULL ? "operation" : "service";
     if (strcmp(by, "service") != 0 && strcmp(by, "operation") != 0) {
         col_api_error(resp, 400, "bad_argument", "'by' must be service or operation, got '%.32s'",
                       by);
         goto out;
     }
-    by_op = strcmp(by, "operation") == 0;
-    if (operation != NULL && !by_op) {
+    q.by_op = strcmp(by, "operation") == 0;
+    if (q.operation != NULL && !q.by_op) {
         col_api_error(resp, 400, "bad_argument", "'operation' needs by=operation");
         goto out;
     }
-    /* A bucket of one stored row comes with its stored percentiles (the
-     * same function's numbers) instead of a histogram to walk. */
-    rv = col_store_red(api->store, service, operation, since, until, r.step, mask,
-                       (by_op ? 0 : 1) | COL_RED_SUMMARY, colq_red_row, &r);
+    rv = slq_red_read(api->store, &q, &r);
     if (r.too_big) {
         col_api_error(resp, 400, "too_big",
                       "more than %zu series (query-max-series) or %d numbers per column; filter "
                       "by service or use a larger step",
-                      r.max_series, COLQ_MAX_CELLS);
+                      r.max_series, SLQ_RED_MAX_CELLS);
         goto out;
     }
-    if (r.nomem)
-        rv = SL_ENOMEM;
     if (rv != 0) {
         colq_store_err(resp, "reading RED aggregates", rv);
         goto out;
     }
-    colq_red_answer(resp, &r, by_op, by, kname, since, until);
+    colq_red_answer(resp, &r, q.by_op, by, kname, q.since, q.until);
 out:
-    colq_red_free(&r);
+    slq_red_free(&r);
 }
 
 /* ======================= whole-range rows (operations, top) ================ */
 
-struct colq_op {
-    char service[256], operation[256];
-    uint64_t count, errors, pct[4], max;
-};
-
-struct colq_ops {
-    struct colq_op *o;
-    size_t n, cap;
-    int nomem;
-};
-
-static int colq_op_row(const col_agg_row *row, void *arg)
-{
-    struct colq_ops *l = arg;
-    struct colq_op *o;
-
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 32;
-        struct colq_op *no = realloc(l->o, nc * sizeof *no);
-        if (no == NULL) {
-            l->nomem = 1;
-            return 1;
-        }
-        l->o = no;
-        l->cap = nc;
-    }
-    o = &l->o[l->n++];
-    snprintf(o->service, sizeof o->service, "%.*s", (int)row->service_len, row->service);
-    snprintf(o->operation, sizeof o->operation, "%.*s", (int)row->operation_len, row->operation);
-    o->count = row->count;
-    o->errors = row->errors;
-    col_apiq_percentiles(row->hist, o->pct);
-    o->max = row->hist->count ? row->hist->max : 0;
-    return 0;
-}
-
-static json_t *colq_op_json(const struct colq_op *o, double seconds, int with_service)
+/* One row of the operations table: a new reference owned by the caller,
+ * NULL when out of memory. */
+static json_t *colq_op_json(const slq_op *o, double seconds, int with_service)
 {
     json_t *j = json_object();
     int rc = 0;
@@ -892,43 +657,18 @@ static json_t *colq_op_json(const struct colq_op *o, double seconds, int with_se
     return j;
 }
 
-static int colq_by_count(const void *a, const void *b)
+/* The rows of l as a JSON array: a new reference owned by the caller, NULL
+ * when out of memory; l stays the caller's. */
+static json_t *colq_ops_json(const slq_ops *l, double seconds, int with_service)
 {
-    const struct colq_op *x = a, *y = b;
-    if (x->count != y->count)
-        return x->count < y->count ? 1 : -1;
-    return strcmp(x->operation, y->operation);
-}
+    json_t *arr = json_array();
 
-static int colq_by_p99(const void *a, const void *b)
-{
-    const struct colq_op *x = a, *y = b;
-    if (x->pct[3] != y->pct[3])
-        return x->pct[3] < y->pct[3] ? 1 : -1;
-    return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
-}
-
-static int colq_by_errors(const void *a, const void *b)
-{
-    const struct colq_op *x = a, *y = b;
-    double rx = x->count ? (double)x->errors / (double)x->count : 0;
-    double ry = y->count ? (double)y->errors / (double)y->count : 0;
-    if (x->errors != y->errors)
-        return x->errors < y->errors ? 1 : -1;
-    return rx < ry ? 1 : rx > ry ? -1 : 0;
-}
-
-struct colq_find {
-    const char *want;
-    int found;
-};
-
-static int colq_service_known(const char *name, size_t len, void *arg)
-{
-    struct colq_find *f = arg;
-    if (strlen(f->want) == len && memcmp(f->want, name, len) == 0)
-        f->found = 1;
-    return f->found;
+    for (size_t i = 0; arr != NULL && i < l->n; i++)
+        if (json_array_append_new(arr, colq_op_json(&l->o[i], seconds, with_service))) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    return arr;
 }
 
 /* GET /api/v1/services/{name}/operations */
@@ -937,12 +677,12 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
     static const char suffix[] = "/operations";
     size_t rl = strlen(req->rest), sl = sizeof suffix - 1;
     char name[256];
-    struct colq_ops l = {0};
+    slq_ops l = {0};
     const char *kname;
     uint64_t since, until;
     unsigned mask;
     json_t *arr;
-    int rv;
+    int rv, known;
 
     if (rl <= sl || strcmp(req->rest + rl - sl, suffix) != 0 || rl - sl >= sizeof name) {
         col_api_error(resp, 404, "not_found",
@@ -956,31 +696,19 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
     if (colq_kind(req, resp, &mask, &kname) != 0 ||
         colq_range(api, req, resp, &since, &until) != 0)
         return;
-    rv = col_store_red(api->store, name, NULL, since, until, 0, mask, 0, colq_op_row, &l);
-    if (l.nomem)
-        rv = SL_ENOMEM;
+    rv = slq_ops_read(api->store, name, since, until, mask, &l);
     if (rv != 0) {
-        free(l.o);
         colq_store_err(resp, "reading operations", rv);
         return;
     }
-    if (l.n == 0) {
-        struct colq_find f = {name, 0};
-        if (col_store_services(api->store, colq_service_known, &f) == 0 && !f.found) {
-            col_api_error(resp, 404, "not_found",
-                          "no service '%.200s' has sent spans; see /api/v1/services", name);
-            return;
-        }
+    if (l.n == 0 && slq_service_known(api->store, name, &known) == 0 && !known) {
+        col_api_error(resp, 404, "not_found",
+                      "no service '%.200s' has sent spans; see /api/v1/services", name);
+        return;
     }
-    if (l.n > 1)
-        qsort(l.o, l.n, sizeof *l.o, colq_by_count);
-    arr = json_array();
-    for (size_t i = 0; arr != NULL && i < l.n; i++)
-        if (json_array_append_new(arr, colq_op_json(&l.o[i], slq_agg_minutes_s(since, until), 0))) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    free(l.o);
+    slq_ops_sort(&l, SLQ_OPS_BY_COUNT);
+    arr = colq_ops_json(&l, slq_agg_minutes_s(since, until), 0);
+    slq_ops_free(&l);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "service", name, "kind", kname,
                                           "since_ns", slq_json_ns(since), "until_ns",
@@ -990,13 +718,12 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
 /* GET /api/v1/top?by=latency|errors */
 void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
-    struct colq_ops l = {0};
+    slq_ops l = {0};
     const char *by, *service, *kname;
     uint64_t since, until;
     unsigned long limit, min_count;
     unsigned mask;
     json_t *arr;
-    size_t shown = 0;
     int rv, errors;
 
     by = req->arg(req->cx, "by");
@@ -1015,27 +742,14 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
         colq_uint(req, resp, "min_count", 1, 1, 1000000000UL, &min_count) != 0 ||
         colq_range(api, req, resp, &since, &until) != 0)
         return;
-    rv = col_store_red(api->store, service, NULL, since, until, 0, mask, 0, colq_op_row, &l);
-    if (l.nomem)
-        rv = SL_ENOMEM;
+    rv = slq_ops_read(api->store, service, since, until, mask, &l);
     if (rv != 0) {
-        free(l.o);
         colq_store_err(resp, "reading aggregates", rv);
         return;
     }
-    if (l.n > 1) /* qsort(NULL, 0) is undefined */
-        qsort(l.o, l.n, sizeof *l.o, errors ? colq_by_errors : colq_by_p99);
-    arr = json_array();
-    for (size_t i = 0; arr != NULL && i < l.n && shown < limit; i++) {
-        if (l.o[i].count < min_count || (errors && l.o[i].errors == 0))
-            continue;
-        if (json_array_append_new(arr, colq_op_json(&l.o[i], slq_agg_minutes_s(since, until), 1))) {
-            json_decref(arr);
-            arr = NULL;
-        }
-        shown++;
-    }
-    free(l.o);
+    slq_ops_top(&l, errors ? SLQ_OPS_BY_ERRORS : SLQ_OPS_BY_P99, limit, min_count);
+    arr = colq_ops_json(&l, slq_agg_minutes_s(since, until), 1);
+    slq_ops_free(&l);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "by", by, "kind", kname,
                                           "since_ns", slq_json_ns(since), "until_ns",
@@ -1044,72 +758,62 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
 
 /* ======================= GET /api/v1/deps =================================== */
 
-struct colq_deps {
-    json_t *edges;
-    double seconds;
-    int nomem;
-};
-
-static int colq_edge_row(const col_agg_row *row, void *arg)
+/* One edge of the service map: a new reference owned by the caller, NULL
+ * when out of memory. */
+static json_t *colq_edge_json(const slq_edge *e, double seconds)
 {
-    struct colq_deps *d = arg;
-    json_t *o = json_pack("{s:s%,s:s%}", "caller", row->service, row->service_len, "callee",
-                          row->operation, row->operation_len);
+    json_t *o = json_pack("{s:s%,s:s%}", "caller", e->caller, e->caller_len, "callee", e->callee,
+                          e->callee_len);
 
-    if (o == NULL || colq_set_red(o, row->count, row->errors, row->hist, d->seconds) != 0 ||
+    /* "calls" last, after the RED fields, as the answer always had it. */
+    if (o == NULL || colq_set_red(o, e->calls, e->errors, e->pct, e->max, seconds) != 0 ||
         json_object_del(o, "count") != 0 ||
-        json_object_set_new(o, "calls", json_integer((json_int_t)row->count)) != 0 ||
-        json_array_append_new(d->edges, o) != 0) {
-        d->nomem = 1;
-        return 1;
+        json_object_set_new(o, "calls", json_integer((json_int_t)e->calls)) != 0) {
+        json_decref(o);
+        return NULL;
     }
-    return 0;
-}
-
-static int colq_node_row(const col_service_row *r, void *arg)
-{
-    json_t *nodes = arg;
-
-    if (r->spans == 0 && r->logs == 0)
-        return 0;
-    return json_array_append_new(nodes, json_pack("{s:s%,s:I,s:I,s:I}", "service", r->name,
-                                                  r->len, "spans", (json_int_t)r->spans,
-                                                  "errors", (json_int_t)r->span_errors, "logs",
-                                                  (json_int_t)r->logs)) != 0;
+    return o;
 }
 
 void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
-    struct colq_deps d = {0};
+    slq_deps d = {0};
     uint64_t since, until;
-    json_t *nodes = NULL;
+    json_t *nodes = NULL, *edges = NULL;
+    double seconds;
     int rv;
 
     if (colq_range(api, req, resp, &since, &until) != 0)
         return;
-    d.edges = json_array();
-    nodes = json_array();
-    d.seconds = slq_agg_minutes_s(since, until);
-    if (d.edges == NULL || nodes == NULL) {
-        rv = SL_ENOMEM;
-        goto fail;
+    rv = slq_deps_read(api->store, since, until, &d);
+    if (rv != 0) {
+        colq_store_err(resp, "reading the service map", rv);
+        return;
     }
-    rv = col_store_edges(api->store, since, until, 0, colq_edge_row, &d);
-    if (rv == 0 && d.nomem)
-        rv = SL_ENOMEM;
-    if (rv == 0)
-        rv = col_store_service_counts(api->store, since, until, colq_node_row, nodes);
-    if (rv > 0)
-        rv = SL_ENOMEM;
-    if (rv != 0)
-        goto fail;
+    seconds = slq_agg_minutes_s(since, until);
+    edges = json_array();
+    nodes = json_array();
+    for (size_t i = 0; edges != NULL && i < d.nedges; i++)
+        if (json_array_append_new(edges, colq_edge_json(&d.edges[i], seconds)) != 0)
+            goto nomem;
+    for (size_t i = 0; nodes != NULL && i < d.nnodes; i++)
+        if (json_array_append_new(nodes, json_pack("{s:s%,s:I,s:I,s:I}", "service",
+                                                   d.nodes[i].service, d.nodes[i].len, "spans",
+                                                   (json_int_t)d.nodes[i].spans, "errors",
+                                                   (json_int_t)d.nodes[i].errors, "logs",
+                                                   (json_int_t)d.nodes[i].logs)) != 0)
+            goto nomem;
+    if (edges == NULL || nodes == NULL)
+        goto nomem;
+    slq_deps_free(&d);
     colq_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", slq_json_ns(since), "until_ns",
-                            slq_json_ns(until), "nodes", nodes, "edges", d.edges));
+                            slq_json_ns(until), "nodes", nodes, "edges", edges));
     return;
-fail:
-    json_decref(d.edges);
+nomem:
+    slq_deps_free(&d);
+    json_decref(edges);
     json_decref(nodes);
-    colq_store_err(resp, "reading the service map", rv);
+    colq_store_err(resp, "reading the service map", SL_ENOMEM);
 }
 
 /* ======================= GET /api/v1/logs =================================== */
@@ -1147,6 +851,8 @@ static int colq_level(const col_api_req *req, col_api_resp *resp, int *out)
     return -1;
 }
 
+/* One log record of b with its trace_url: a new reference owned by the
+ * caller, NULL when out of memory. */
 static json_t *colq_log_json(const slc_batch *b, const slc_log *l)
 {
     json_t *o = slq_log_json(b, l);
@@ -1163,32 +869,27 @@ static json_t *colq_log_json(const slc_batch *b, const slc_log *l)
     return o;
 }
 
-static int colq_log_keep(const slc_batch *b, const slc_log *l, const col_logs_q *q)
+/* The records of page p as the answer's "logs" array: a new reference
+ * owned by the caller, NULL when out of memory; p stays the caller's. */
+static json_t *colq_logs_json(const slq_logs_page *p)
 {
-    const slc_str *svc = &b->strs[l->service], *body = &b->strs[l->body];
+    json_t *arr = json_array();
 
-    if (q->service != NULL && !colq_name_eq(q->service, svc->ptr, svc->len))
-        return 0;
-    if (q->min_level != 0 && l->level < q->min_level)
-        return 0;
-    if (l->time_ns < q->since_ns || l->time_ns > q->until_ns)
-        return 0;
-    if (q->contains != NULL &&
-        memmem(body->ptr, body->len, q->contains, strlen(q->contains)) == NULL)
-        return 0;
-    return 1;
+    for (size_t i = 0; arr != NULL && i < p->n; i++)
+        if (json_array_append_new(arr, colq_log_json(p->b, slq_logs_at(p, i))) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    return arr;
 }
 
 /* The logs of one trace: filtered like a search, newest first, paged by an
- * offset cursor "t.N" (the trace's records are few and read at once). */
+ * offset cursor "t.N". */
 static void colq_trace_logs(const col_api *api, col_api_resp *resp, const col_logs_q *q,
                             const char *hex)
 {
     uint8_t tid[16];
-    slc_batch *b = NULL;
-    unsigned long off = 0;
-    size_t shown = 0, matched = 0;
-    char next[32] = "";
+    slq_logs_page p;
     json_t *arr;
     int rv;
 
@@ -1197,41 +898,21 @@ static void colq_trace_logs(const col_api *api, col_api_resp *resp, const col_lo
                       "'trace_id' '%.64s' is not 32 hex digits (and not all zero)", hex);
         return;
     }
-    if (q->cursor != NULL && *q->cursor != '\0') {
-        char *end;
-        errno = 0;
-        off = strncmp(q->cursor, "t.", 2) == 0 ? strtoul(q->cursor + 2, &end, 10) : 0;
-        if (strncmp(q->cursor, "t.", 2) != 0 || errno != 0 || *end != '\0' || off > 100000000) {
-            col_api_error(resp, 400, "bad_cursor",
-                          "'cursor' is not one this endpoint returned; start without it");
-            return;
-        }
+    rv = slq_logs_of_trace(api->store, tid, (uint32_t)api->trace_max_blocks, q, &p);
+    if (rv == SL_EINVAL) {
+        col_api_error(resp, 400, "bad_cursor",
+                      "'cursor' is not one this endpoint returned; start without it");
+        return;
     }
-    rv = col_store_trace_logs(api->store, tid, (uint32_t)api->trace_max_blocks, &b);
-    if (rv != 0 && rv != SL_ENOTFOUND) {
+    if (rv != 0) {
         colq_store_err(resp, "reading the trace's logs", rv);
         return;
     }
-    arr = json_array();
-    for (uint32_t i = b != NULL ? b->nlogs : 0; i-- > 0 && arr != NULL;) {
-        if (!colq_log_keep(b, &b->logs[i], q))
-            continue;
-        if (matched++ < off)
-            continue;
-        if (shown == q->limit) {
-            snprintf(next, sizeof next, "t.%lu", off + shown);
-            break;
-        }
-        if (json_array_append_new(arr, colq_log_json(b, &b->logs[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-        shown++;
-    }
-    slc_batch_free(b);
+    arr = colq_logs_json(&p);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:o,s:I,s:s,s:b}", "logs", arr, "count",
-                                          (json_int_t)shown, "next_cursor", next, "partial", 0));
+                                          (json_int_t)p.n, "next_cursor", p.next, "partial", 0));
+    slq_logs_page_free(&p);
 }
 
 void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -1239,10 +920,9 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
     col_logs_q q;
     const char *tid;
     unsigned long limit;
-    char next[COL_CURSOR_MAX] = "";
-    slc_batch *b = NULL;
+    slq_logs_page p;
     json_t *arr;
-    int capped = 0, rv;
+    int rv;
 
     memset(&q, 0, sizeof q);
     if (colq_str(req, resp, "service", 255, &q.service) != 0 ||
@@ -1267,7 +947,7 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
     }
     if (colq_range(api, req, resp, &q.since_ns, &q.until_ns) != 0)
         return;
-    rv = col_store_logs(api->store, &q, &b, next, &capped);
+    rv = slq_logs_search(api->store, &q, &p);
     if (rv == SL_EINVAL) {
         col_api_error(resp, 400, "bad_cursor",
                       "'cursor' is not one this endpoint returned; start without it");
@@ -1277,16 +957,11 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
         colq_store_err(resp, "searching logs", rv);
         return;
     }
-    arr = json_array();
-    for (uint32_t i = 0; arr != NULL && i < b->nlogs; i++)
-        if (json_array_append_new(arr, colq_log_json(b, &b->logs[i])) != 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    arr = colq_logs_json(&p);
     colq_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:o,s:I,s:s,s:b,s:o,s:o}", "logs", arr, "count",
-                                          (json_int_t)b->nlogs, "next_cursor", next, "partial",
-                                          capped, "since_ns", slq_json_ns(q.since_ns), "until_ns",
-                                          slq_json_ns(q.until_ns)));
-    slc_batch_free(b);
+                                          (json_int_t)p.n, "next_cursor", p.next, "partial",
+                                          p.capped, "since_ns", slq_json_ns(q.since_ns),
+                                          "until_ns", slq_json_ns(q.until_ns)));
+    slq_logs_page_free(&p);
 }

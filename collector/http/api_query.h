@@ -8,6 +8,10 @@
  * (col_api_error), and never blocks longer than its bounded store reads.
  * Aggregate endpoints (red, operations, deps, top) read only the per-minute
  * aggregates, never spans.  api.c routes to them from its table.
+ *
+ * The answers themselves come from the read-side engine (query/slq_*.h):
+ * a handler parses its arguments, calls the engine and serializes what it
+ * returns.
  */
 #ifndef COL_API_QUERY_H
 #define COL_API_QUERY_H

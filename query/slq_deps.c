@@ -1,0 +1,136 @@
+/*
+ * slq_deps.c - the service dependency graph (slq_deps.h).
+ */
+#include "slq_deps.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sightline.h"
+#include "store/rollup.h"
+
+void slq_deps_free(slq_deps *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < d->nedges; i++) {
+        free(d->edges[i].caller);
+        free(d->edges[i].callee);
+    }
+    for (size_t i = 0; i < d->nnodes; i++)
+        free(d->nodes[i].service);
+    free(d->edges);
+    free(d->nodes);
+    memset(d, 0, sizeof *d);
+}
+
+/* A NUL-terminated copy of n bytes, owned by the caller (free()); NULL when
+ * out of memory. */
+static char *slq_memdup(const char *p, size_t n)
+{
+    char *m = malloc(n + 1);
+    if (m != NULL) {
+        memcpy(m, p, n);
+        m[n] = '\0';
+    }
+    return m;
+}
+
+/* Grows the caller's array *v (of elem-byte entries, *cap of them) to
+ * hold n + 1, by doubling; on failure *v is unchanged and still the
+ * caller's to free. */
+static int slq_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    size_t nc;
+    void *nv;
+
+    if (n < *cap)
+        return 0;
+    nc = *cap ? *cap * 2 : 32;
+    nv = realloc(*v, nc * elem);
+    if (nv == NULL)
+        return SL_ENOMEM;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}
+
+struct slq_deps_acc {
+    slq_deps *d;
+    size_t ecap, ncap;
+    int nomem;
+};
+
+/* col_store_edges() callback: copies one edge (row borrowed for the call;
+ * names copied, owned by the graph). */
+static int slq_edge_row(const col_agg_row *row, void *arg)
+{
+    struct slq_deps_acc *a = arg;
+    slq_deps *d = a->d;
+    slq_edge *e;
+
+    if (slq_grow((void **)&d->edges, &a->ecap, d->nedges, sizeof *d->edges) != 0)
+        return a->nomem = 1;
+    e = &d->edges[d->nedges];
+    memset(e, 0, sizeof *e);
+    e->caller = slq_memdup(row->service, row->service_len);
+    e->callee = slq_memdup(row->operation, row->operation_len);
+    d->nedges++; /* counted now so slq_deps_free() frees a half-built one */
+    if (e->caller == NULL || e->callee == NULL)
+        return a->nomem = 1;
+    e->caller_len = row->service_len;
+    e->callee_len = row->operation_len;
+    e->calls = row->count;
+    e->errors = row->errors;
+    col_rollup_percentiles(row->hist, e->pct);
+    e->max = row->hist->count ? row->hist->max : 0;
+    return 0;
+}
+
+/* col_store_service_counts() callback: copies one service with data (r
+ * borrowed for the call; its name copied, owned by the graph). */
+static int slq_node_row(const col_service_row *r, void *arg)
+{
+    struct slq_deps_acc *a = arg;
+    slq_deps *d = a->d;
+    slq_dep_node *n;
+
+    if (r->spans == 0 && r->logs == 0)
+        return 0;
+    if (slq_grow((void **)&d->nodes, &a->ncap, d->nnodes, sizeof *d->nodes) != 0)
+        return a->nomem = 1;
+    n = &d->nodes[d->nnodes];
+    memset(n, 0, sizeof *n);
+    n->service = slq_memdup(r->name, r->len);
+    d->nnodes++;
+    if (n->service == NULL)
+        return a->nomem = 1;
+    n->len = r->len;
+    n->spans = r->spans;
+    n->errors = r->span_errors;
+    n->logs = r->logs;
+    return 0;
+}
+
+/* A callback stops the read only when out of memory, so a stop means
+ * SL_ENOMEM whatever the store returns for it. */
+int slq_deps_read(col_store *st, uint64_t since, uint64_t until, slq_deps *out)
+{
+    slq_deps d = {0};
+    struct slq_deps_acc a = {&d, 0, 0, 0};
+    int rv;
+
+    rv = col_store_edges(st, since, until, 0, slq_edge_row, &a);
+    if (rv == 0 && a.nomem)
+        rv = SL_ENOMEM;
+    if (rv == 0)
+        rv = col_store_service_counts(st, since, until, slq_node_row, &a);
+    if (rv > 0 || (rv == 0 && a.nomem))
+        rv = SL_ENOMEM;
+    if (rv != 0) {
+        slq_deps_free(&d);
+        return rv;
+    }
+    *out = d;
+    return 0;
+}
