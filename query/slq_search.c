@@ -38,6 +38,25 @@ static json_t *slq_trace_summary(col_store *st, const slq_search_q *q, const uin
     return j;
 }
 
+int slq_trace_read_json(col_store *st, const uint8_t tid[16], uint32_t max_blocks,
+                        uint32_t max_spans, json_t **out)
+{
+    slc_batch *b = NULL;
+    slq_trace *t = NULL;
+    slq_trace_opts o = {0};
+    int rv = col_store_read_trace_cached(st, tid, max_blocks, &b, NULL);
+
+    if (rv != 0)
+        return rv;
+    o.max_spans = max_spans;
+    rv = slq_trace_build(b, &o, &t);
+    if (rv == 0)
+        rv = slq_trace_to_json(t, out);
+    slq_trace_free(t);
+    slc_batch_free(b);
+    return rv;
+}
+
 /* The newest traces by their root spans (the trace list) into hits
  * (the caller's array, capacity q->limit), which the roots index answers
  * without decoding blocks.  Its scratch rows are freed before returning. */

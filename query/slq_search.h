@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "slq_partial.h"
+#include "slq_trace.h"
 #include "store/store.h"
 
 /* A search: the store's query (q.limit is the page size) and the read
@@ -34,5 +35,15 @@ int slq_search_is_list(const col_search_q *q);
  * be read now is left NULL.
  * Returns 0, SL_EINVAL (inconsistent search), SL_ESTORE, SL_ENOMEM. */
 int slq_search(col_store *st, const slq_search_q *q, slq_hits *out);
+
+/* Trace by id: reads every span and log of the trace through the block
+ * cache (at most max_blocks blocks, 0 = the store's default), builds its
+ * request tree (at most max_spans spans) and writes it as JSON
+ * (slq_trace_to_json; the tree borrows the read batch, so both end here).
+ * On success *out is a new reference owned by the caller.  SL_ENOTFOUND
+ * when the trace has nothing stored, SL_EBUSY while the store is being
+ * reopened, SL_ESTORE, SL_ENOMEM. */
+int slq_trace_read_json(col_store *st, const uint8_t tid[16], uint32_t max_blocks,
+                        uint32_t max_spans, json_t **out);
 
 #endif /* SLQ_SEARCH_H */

@@ -127,49 +127,6 @@ static void col_ok(col_api_resp *resp, json_t *body)
     resp->body = body;
 }
 
-/* ---- GET /api/v1/traces/{id} -------------------------------------------- */
-
-static void col_h_trace(const col_api *api, const col_api_req *req, col_api_resp *resp)
-{
-    uint8_t tid[16];
-    char hex[33];
-    slc_batch *b = NULL;
-    slq_trace *t = NULL;
-    slq_trace_opts opts = {0};
-    json_t *j = NULL;
-    int rv;
-
-    if (slc_trace_id_parse(req->rest, tid) != 0) {
-        col_api_error(resp, 400, "bad_trace_id",
-                      "trace id '%.64s' is not 32 hex digits (and not all zero)", req->rest);
-        return;
-    }
-    slc_hex_encode(tid, 16, hex);
-    rv = col_store_read_trace(api->store, tid, (uint32_t)api->trace_max_blocks, &b, NULL);
-    if (rv == SL_ENOTFOUND) {
-        col_api_error(resp, 404, "not_found",
-                      "trace %s not found; check the id or the time range", hex);
-        return;
-    }
-    if (rv != 0) {
-        col_api_store_error(resp, rv, "reading trace %s", hex);
-        return;
-    }
-    opts.max_spans = (uint32_t)api->trace_max_spans;
-    rv = slq_trace_build(b, &opts, &t);
-    if (rv == 0)
-        rv = slq_trace_to_json(t, &j);
-    if (rv == SL_ENOTFOUND)
-        col_api_error(resp, 404, "not_found", "trace %s has no spans or logs", hex);
-    else if (rv != 0)
-        col_api_error(resp, 500, "internal", "assembling trace %s failed: %s", hex,
-                      sl_strerror(rv));
-    else
-        col_ok(resp, j);
-    slq_trace_free(t);
-    slc_batch_free(b);
-}
-
 /* ---- shared argument parsing --------------------------------------------- */
 
 void col_api_fmt_dur(uint64_t ns, char *buf, size_t len)
@@ -534,7 +491,7 @@ static const struct col_route col_routes[] = {
     {"/healthz", 0, col_h_health},
     /* trace search (api_query.c); shadows the older root listing below */
     {"/api/v1/traces", 0, col_apiq_traces},
-    {"/api/v1/traces/", 1, col_h_trace},
+    {"/api/v1/traces/", 1, col_apiq_trace},
     {"/api/v1/services", 0, col_h_services},
     {"/api/v1/services/", 1, col_apiq_service_sub},
     {"/api/v1/red", 0, col_apiq_red},

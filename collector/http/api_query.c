@@ -367,6 +367,32 @@ static json_t *colq_hit_json(const slq_hit *hit, int summary)
     return o;
 }
 
+void col_apiq_trace(const col_api *api, const col_api_req *req, col_api_resp *resp)
+{
+    uint8_t tid[16];
+    char hex[33];
+    json_t *j = NULL;
+    int rv;
+
+    if (slc_trace_id_parse(req->rest, tid) != 0) {
+        col_api_error(resp, 400, "bad_trace_id",
+                      "trace id '%.64s' is not 32 hex digits (and not all zero)", req->rest);
+        return;
+    }
+    slc_hex_encode(tid, 16, hex);
+    rv = slq_trace_read_json(api->store, tid, (uint32_t)api->trace_max_blocks,
+                             (uint32_t)api->trace_max_spans, &j);
+    if (rv == SL_ENOTFOUND)
+        col_api_error(resp, 404, "not_found",
+                      "trace %s not found; check the id or the time range", hex);
+    else if (rv == SL_ENOMEM)
+        col_api_error(resp, 500, "internal", "assembling trace %s: out of memory", hex);
+    else if (rv != 0)
+        col_api_store_error(resp, rv, "reading trace %s", hex);
+    else
+        colq_ok(resp, j);
+}
+
 void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
 {
     struct colq_attrs attrs = {0};

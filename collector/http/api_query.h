@@ -18,6 +18,10 @@
 
 #include "api.h"
 
+/* GET /api/v1/traces/{id} (req->rest = the id): the whole trace as a
+ * request tree, read through the block cache. */
+void col_apiq_trace(const col_api *api, const col_api_req *req, col_api_resp *resp);
+
 /* GET /api/v1/traces?service=&operation=&attr=k=v&tags={json}&min_duration=
  * &max_duration=&error=&since=&until=&limit=&order=&summary= */
 void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *resp);
