@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sightline.h"
+#include "slc_bytes.h"
 
 #define SUB (1u << SLC_HIST_SUB_BITS) /* 128 */
 #define HALF (SUB / 2)                /* 64 */
@@ -99,31 +100,6 @@ uint64_t slc_hist_quantile(const slc_hist *h, double q)
     return h->max;
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int i = 0; i < 10 && *p < end; i++) {
-        uint8_t c = *(*p)++;
-        x |= (uint64_t)(c & 0x7f) << (7 * i);
-        if (!(c & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 size_t slc_hist_encoded_max(void)
 {
     return 4 * 10 + 10 + (size_t)SLC_HIST_BUCKETS * 20;
@@ -138,7 +114,7 @@ size_t slc_hist_encode(const slc_hist *h, uint8_t *buf, size_t cap)
         nz += h->b[i] != 0;
     const uint64_t head[5] = {h->count, h->sum, h->min, h->max, nz};
     for (int k = 0; k < 5; k++) {
-        size_t l = put_varint(tmp, head[k]);
+        size_t l = slc_varint_put(tmp, head[k]);
         if (cap - n < l)
             return 0;
         memcpy(buf + n, tmp, l);
@@ -150,8 +126,8 @@ size_t slc_hist_encode(const slc_hist *h, uint8_t *buf, size_t cap)
             continue;
         if (cap - n < 20)
             return 0;
-        n += put_varint(buf + n, i - prev);
-        n += put_varint(buf + n, h->b[i]);
+        n += slc_varint_put(buf + n, i - prev);
+        n += slc_varint_put(buf + n, h->b[i]);
         prev = i;
     }
     return n;
@@ -162,7 +138,7 @@ int slc_hist_decode_merge(slc_hist *h, const uint8_t *buf, size_t len)
     const uint8_t *p = buf, *end = buf + len;
     uint64_t head[5];
     for (int k = 0; k < 5; k++)
-        if (get_varint(&p, end, &head[k]))
+        if (slc_varint_get(&p, end, &head[k]))
             return SL_EPARSE;
     if (head[4] > SLC_HIST_BUCKETS)
         return SL_EPARSE;
@@ -172,7 +148,7 @@ int slc_hist_decode_merge(slc_hist *h, const uint8_t *buf, size_t len)
     uint64_t pos = 0, total = 0;
     for (uint64_t k = 0; k < head[4]; k++) {
         uint64_t d, c;
-        if (get_varint(&p, end, &d) || get_varint(&p, end, &c))
+        if (slc_varint_get(&p, end, &d) || slc_varint_get(&p, end, &c))
             return SL_EPARSE;
         if ((k > 0 && d == 0) || d >= SLC_HIST_BUCKETS - pos || c == 0)
             return SL_EPARSE;
