@@ -45,6 +45,9 @@ rule "query/ (the engine) includes neither RocksDB nor HTTP headers" \
 rule "the SDK includes no collector or query headers" \
   "$(includes sdk | grep -E '"(store|http|ingest|alerts|query)/|"(log|config|stats)\.h"|rocksdb|microhttpd|jansson')"
 
+rule "in the SDK only sl_transport.c uses nng" \
+  "$(includes sdk | grep -E '<nng/' | grep -v '^sdk/src/sl_transport\.c:')"
+
 rule "the CLI's sources include no collector or engine headers" \
   "$(includes query/cli | grep -E '"(store|http|ingest|alerts|query)/|"(log|config|stats)\.h"|"slq_|rocksdb|microhttpd')"
 
