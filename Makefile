@@ -216,7 +216,7 @@ FUZZ_EXTRA_convert := collector/ingest/otlp_json.c collector/ingest/otlp_proto.c
 	collector/ingest/otlp_common.c $(JANSSON_LIBS)
 FUZZ_EXTRA_traceparent := $(SDK_SRC) $(NNG_LIBS) -pthread
 FUZZ_EXTRA_config := collector/config.c
-FUZZ_EXTRA_alert_rule := collector/alerts/alerts_rule.c $(JANSSON_LIBS)
+FUZZ_EXTRA_alert_rule := collector/alerts/alerts_rule.c query/slq_util.c $(JANSSON_LIBS)
 FUZZ_EXTRA_query := -Itests/unit $(COLLECTOR_SRC) $(QUERY_SRC) $(SERVER_LIBS) $(CMOCKA_LIBS) -pthread
 FUZZ_EXTRA_cold := collector/store/coldblock_enc.c collector/store/coldblock_dec.c $(ZSTD_LIBS)
 fuzz: deps
