@@ -47,6 +47,8 @@
 /* Closer to the edge than this (beyond the reserve), writes reach RocksDB
  * one at a time (col_db_write). */
 #define DISK_CAREFUL_BYTES ((uint64_t)256 << 20)
+#define DISK_INGEST_WAIT_NS 200000000ULL /* ingest's wait for the lone writer's turn */
+#define DISK_OPEN_EXTRA_MAX ((uint64_t)64 << 20)
 #define MiB(x) ((unsigned long long)((x) >> 20))
 
 enum { DISK_OK, DISK_LOW, DISK_FAILED };
@@ -67,8 +69,10 @@ struct col_disk {
     atomic_uint_fast64_t need;       /* the reserve in force (>= reserve) */
     atomic_uint_fast64_t ballast_have;
     atomic_uint_fast64_t lows, failures, reopens;
-    atomic_int careful;      /* near the edge: writes go one at a time */
-    pthread_mutex_t write_mu; /* the one writer while careful */
+    atomic_int careful;           /* near the edge: writes go one at a time */
+    pthread_rwlock_t write_lk;    /* writes hold it shared, or alone while careful */
+    uint64_t flush_at_ns;         /* watcher only: next memtable flush while low */
+    int ballast_warned;           /* watcher only: "cannot make the ballast" said */
     uint64_t retry_at_ns;  /* watcher only: next read-write reopen attempt */
     uint64_t open_extra;   /* watcher only: grows after a failed reopen */
     char why[256];         /* the I/O error that stopped RocksDB (mu) */
@@ -79,7 +83,8 @@ struct col_disk {
 int col_db_enter(col_store *s, int write)
 {
     atomic_fetch_add(&s->db_users, 1);
-    if (atomic_load(&s->db_closed) || (write && atomic_load(&s->db_read_only))) {
+    if (atomic_load(&s->db_closed) ||
+        (write && (atomic_load(&s->db_read_only) || atomic_load(&s->db_failed)))) {
         atomic_fetch_sub(&s->db_users, 1);
         return SL_EBUSY;
     }
@@ -233,6 +238,7 @@ static int ballast_make(struct col_disk *d)
     close(fd);
     if (rc != 0) {
         unlink(d->ballast_path);
+        errno = rc; /* posix_fallocate returns its error */
         return -1;
     }
     atomic_store(&d->ballast_have, d->ballast);
@@ -270,6 +276,7 @@ static void disk_failed(col_store *s, const char *msg)
     if (atomic_exchange(&d->state, DISK_FAILED) != DISK_FAILED) {
         snprintf(d->why, sizeof d->why, "%s", msg);
         atomic_fetch_add(&d->failures, 1);
+        atomic_store(&d->need, d->reserve + d->ballast + d->hysteresis + DISK_OPEN_BYTES);
         d->retry_at_ns = 0;
         d->open_extra = 0;
         col_log(COL_LOG_ERROR, "disk: RocksDB stopped on an I/O error (%s); the store goes "
@@ -291,26 +298,45 @@ static int disk_io_error(const char *rerr)
 /* Debian's RocksDB asserts when a second writer reaches a WAL file whose
  * last append failed, before the first writer's error has stopped the
  * database (seen: writable_file_writer.h:312, with two ingest workers and
- * a real ENOSPC).  Near the edge every write therefore holds write_mu and
- * none starts after one failed; far from it, writes run side by side and
- * RocksDB batches them. */
+ * a real ENOSPC).  Near the edge every write therefore holds write_lk alone
+ * and none starts after one failed; far from it, writes hold it shared and
+ * run side by side (RocksDB batches them), and the two modes never overlap.
+ * Ingest (s->wopts, no_slowdown) waits at most DISK_INGEST_WAIT_NS for its
+ * turn, so a background write stalled inside RocksDB turns into RETRY
+ * "busy" rather than blocked workers. */
 void col_db_write(col_store *s, const rocksdb_writeoptions_t *wo, rocksdb_writebatch_t *wb,
                   char **rerr)
 {
     struct col_disk *d = s->disk;
 
-    if (d == NULL || !atomic_load_explicit(&d->careful, memory_order_relaxed)) {
+    if (d == NULL) {
         rocksdb_write(s->db, wo, wb, rerr);
         return;
     }
-    pthread_mutex_lock(&d->write_mu);
+    if (!atomic_load(&d->careful)) {
+        pthread_rwlock_rdlock(&d->write_lk);
+    } else if (wo == s->wopts) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)DISK_INGEST_WAIT_NS;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_rwlock_timedwrlock(&d->write_lk, &until) != 0) {
+            *rerr = strdup("Incomplete: another write holds the nearly full disk; retry");
+            return;
+        }
+    } else {
+        pthread_rwlock_wrlock(&d->write_lk);
+    }
     if (atomic_load(&s->db_failed))
         *rerr = strdup("IO error: an earlier write failed; no writes until the store is reopened");
     else
         rocksdb_write(s->db, wo, wb, rerr);
     if (disk_io_error(*rerr))
         atomic_store(&s->db_failed, 1);
-    pthread_mutex_unlock(&d->write_mu);
+    pthread_rwlock_unlock(&d->write_lk);
 }
 
 /* Sets the careful flag from an estimate of the free space. */
@@ -382,8 +408,10 @@ static void disk_recover(col_store *s, uint64_t now)
         return;
     d->retry_at_ns = now + DISK_RETRY_NS;
     if (disk_reopen(s, 0, err, sizeof err) != 0) {
-        /* The replay needed more than estimated (or space went again). */
-        d->open_extra = d->open_extra * 2 + ((uint64_t)1 << 20);
+        /* The replay needed more than estimated (or space went again):
+         * ask for a little more next time, within reason. */
+        if (strstr(err, "No space") != NULL && d->open_extra < DISK_OPEN_EXTRA_MAX)
+            d->open_extra += (uint64_t)1 << 20;
         col_log(COL_LOG_WARN, "disk: reopening read-write failed (%s); next try at %llu MiB free",
                 err, MiB(want + d->open_extra));
         return;
@@ -392,11 +420,31 @@ static void disk_recover(col_store *s, uint64_t now)
     col_log(COL_LOG_INFO, "disk: %llu MiB free; store reopened read-write", MiB(avail));
     /* Low until the ballast is back and the reserve holds (unless a write
      * failed again meanwhile). */
-    atomic_store(&d->need, d->reserve);
-    {
+    pthread_mutex_lock(&d->mu);
+    if (!atomic_load(&s->db_failed)) {
         int f = DISK_FAILED;
+        atomic_store(&d->need, d->reserve);
         atomic_compare_exchange_strong(&d->state, &f, DISK_LOW);
     }
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* Flushes every memtable (waiting for it), inside the gate. */
+static void disk_flush_memtables(col_store *s)
+{
+    rocksdb_flushoptions_t *fo;
+    char *rerr = NULL;
+
+    if (col_db_enter(s, 1) != 0)
+        return;
+    fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    for (int i = 0; i < CF_COUNT && rerr == NULL; i++)
+        rocksdb_flush_cf(s->db, fo, s->cf[i], &rerr);
+    rocksdb_flushoptions_destroy(fo);
+    col_db_exit(s);
+    if (rerr != NULL)
+        col_store_write_err(s, rerr, "flushing the memtables below the reserve", NULL, 0);
 }
 
 /* One look: measure, cross the reserve down or back up. */
@@ -430,17 +478,28 @@ static void disk_tick(col_store *s)
     /* Low: give RocksDB the ballast's room, take it back when it fits. */
     ballast_release(d);
     avail = disk_free(s->dir);
-    if (avail < need + d->ballast + d->hysteresis)
-        return;
-    if (ballast_make(d) != 0) {
-        col_log(COL_LOG_WARN, "disk: cannot make the %llu MiB ballast %s: %s", MiB(d->ballast),
-                d->ballast_path, strerror(errno));
+    if (avail < need + d->ballast + d->hysteresis) {
+        /* When the memtables set the bar, nothing lowers it while ingest
+         * waits: flush them (their WAL goes once they are tables). */
+        if (need > d->reserve && now >= d->flush_at_ns && col_disk_can_flush(s)) {
+            d->flush_at_ns = now + DISK_RETRY_NS;
+            disk_flush_memtables(s);
+        }
         return;
     }
+    if (ballast_make(d) != 0) {
+        if (!d->ballast_warned)
+            col_log(COL_LOG_WARN, "disk: cannot make the %llu MiB ballast %s: %s",
+                    MiB(d->ballast), d->ballast_path, strerror(errno));
+        d->ballast_warned = 1;
+        return;
+    }
+    d->ballast_warned = 0;
     atomic_store(&d->free_bytes, disk_free(s->dir));
     atomic_store(&d->admitted, 0);
-    atomic_store(&d->state, DISK_OK);
-    col_log(COL_LOG_INFO, "disk: %llu MiB free; ingest resumes", MiB(avail));
+    st = DISK_LOW;
+    if (atomic_compare_exchange_strong(&d->state, &st, DISK_OK))
+        col_log(COL_LOG_INFO, "disk: %llu MiB free; ingest resumes", MiB(avail));
 }
 
 static void *disk_main(void *arg)
@@ -542,7 +601,7 @@ int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *e
     snprintf(d->ballast_path, plen, "%s/%s", s->dir, DISK_BALLAST_NAME);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
-    pthread_mutex_init(&d->write_mu, NULL);
+    pthread_rwlock_init(&d->write_lk, NULL);
     d->reserve = o->min_free_mb < 0 ? 0 : (uint64_t)(o->min_free_mb ? o->min_free_mb : 64) << 20;
     if (o->ballast_mb > 0)
         d->ballast = (uint64_t)o->ballast_mb << 20;
@@ -575,6 +634,13 @@ int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *e
         col_log(COL_LOG_INFO, "disk: %llu MiB free, reserve %llu MiB, ballast %llu MiB (%s)",
                 MiB(avail), MiB(d->reserve), MiB(atomic_load(&d->ballast_have)),
                 disk_state_name[atomic_load(&d->state)]);
+    return 0;
+}
+
+int col_disk_run(col_store *s, char *err, size_t errlen)
+{
+    struct col_disk *d = s->disk;
+
     if (pthread_create(&d->thread, NULL, disk_main, s) != 0) {
         snprintf(err, errlen, "cannot start the disk watcher thread");
         return SL_ENOMEM;
@@ -599,7 +665,7 @@ void col_disk_stop(col_store *s)
     s->disk = NULL;
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
-    pthread_mutex_destroy(&d->write_mu);
+    pthread_rwlock_destroy(&d->write_lk);
     free(d->ballast_path);
     free(d);
 }

@@ -247,10 +247,12 @@ void col_db_exit(col_store *s);
 int col_db_open(col_store *s, int read_only, char *err, size_t errlen);
 void col_db_close_handle(col_store *s, int flush);
 
-/* Starts the guard after the first open: sizes the reserve and ballast,
- * creates the ballast, starts the watcher thread.  0 or SL_ENOMEM. */
+/* Sets the guard up after the first open: sizes the reserve and ballast,
+ * creates the ballast.  0 or SL_ENOMEM.  col_disk_run then starts the
+ * watcher thread, once the store is whole (after the hot index's open). */
 int col_disk_start(col_store *s, const col_store_opts *o, int read_only, char *err,
                    size_t errlen);
+int col_disk_run(col_store *s, char *err, size_t errlen);
 /* Stops the watcher and frees the guard (the ballast file stays). */
 void col_disk_stop(col_store *s);
 /* 0 when a write of len bytes may go ahead; else SL_ESTORE and a message

@@ -390,9 +390,16 @@ int col_store_open(const char *dir, const col_store_opts *o, col_store **out, ch
     col_init_block_clock(s);
     col_load_cutoff(s);
     col_store_seal_load(s);
+    /* The guard exists before the hot index re-indexes (its writes go
+     * through col_db_write); its watcher starts once the store is whole. */
+    rv = col_disk_start(s, o, ro, err, errlen);
+    if (rv != 0) {
+        col_store_close(s);
+        return rv;
+    }
     rv = col_hot_open(s, err, errlen);
     if (rv == 0)
-        rv = col_disk_start(s, o, ro, err, errlen);
+        rv = col_disk_run(s, err, errlen);
     if (rv != 0) {
         col_store_close(s);
         return rv;
@@ -411,9 +418,11 @@ void col_store_close(col_store *s)
         return;
     col_store_retention_stop(s);
     col_store_seal_stop(s);
-    col_disk_stop(s);
+    /* The hot index's last windows are written while the disk guard still
+     * runs: its writes go through the guard (col_db_write). */
     col_hot_stop(s);
-    if (s->db != NULL && s->compact_on_close && !atomic_load(&s->db_read_only)) {
+    if (s->db != NULL && s->compact_on_close && !atomic_load(&s->db_read_only) &&
+        !atomic_load(&s->db_failed)) {
         /* Benchmarks measure bytes on disk once everything is sealed and
          * compacted (nothing is being written any more). */
         col_seal_opts so = s->seal;
@@ -424,6 +433,7 @@ void col_store_close(col_store *s)
         if (crv != 0)
             col_log(COL_LOG_WARN, "compaction at close failed: %s", sl_strerror(crv));
     }
+    col_disk_stop(s);
     col_db_close_handle(s, 1);
     for (int i = 0; i < CF_COUNT; i++)
         if (s->cfilter[i] != NULL)

@@ -107,6 +107,10 @@ static int seal_commit(col_store *s, const col_seal_opts *o, struct seal_group *
     uint64_t next = g->last_t + 1;
     int rv = 0;
 
+    /* Sealing writes new blocks before compaction frees the old frames:
+     * not while the disk guard refuses ingest (the next pass seals them). */
+    if (col_store_writable(s, NULL, 0) != 0)
+        return SL_EBUSY;
     wb = rocksdb_writebatch_create();
     if (g->b->nspans + (uint64_t)g->b->nlogs > 0) {
         rv = col_cold_encode(g->b, o->level, &enc, &enclen);
@@ -401,7 +405,10 @@ static void *seal_main(void *arg)
 
         seal_defaults(&s->seal, &o);
         pthread_mutex_unlock(&s->seal_mu);
-        if (now > o.after_ns && col_store_seal(s, &o, now - o.after_ns, NULL, NULL) != 0)
+        /* A full disk (the guard refuses writes: SL_EBUSY) pauses sealing
+         * without a warning each pass; the guard says so once. */
+        if (now > o.after_ns && col_store_seal(s, &o, now - o.after_ns, NULL, NULL) != 0 &&
+            col_store_writable(s, NULL, 0) == 0)
             col_log(COL_LOG_WARN, "sealing pass failed; will try again");
         pthread_mutex_lock(&s->seal_mu);
         if (!s->seal_stop)

@@ -6,7 +6,9 @@
  *
  *   fault_sender URL mixed N SEED        N frames, a bad one among valid ones
  *   fault_sender URL fill N SEED KB      N valid frames of ~KB incompressible
- *                                        bytes each, until the first RETRY
+ *                                        bytes each, until the first RETRY that
+ *                                        says "disk full" (other RETRYs are
+ *                                        retried, as an SDK would)
  *   fault_sender URL one SEED            one valid frame
  *
  * Output, one line per frame: "INDEX KIND STATUS BATCH TRACE_HEX REASON"
@@ -162,6 +164,13 @@ int main(int argc, char **argv)
             if (make_frame(seed + (uint64_t)i, kb * 1024, tid, &f, &len) != 0)
                 return 1;
             int st = send_frame(s, f, len, &a);
+            /* RETRY for another reason than a full disk (a write stall,
+             * the store being reopened) is what an SDK retries: so does
+             * fill, up to 5 s, with the same bytes. */
+            for (int t = 0; t < 100 && st == SLC_ACK_RETRY && !strstr(a.reason, "disk full"); t++) {
+                nng_msleep(50);
+                st = send_frame(s, f, len, &a);
+            }
             print_line(i, "valid", st, &a, tid);
             free(f);
             if (st == SLC_ACK_RETRY) {

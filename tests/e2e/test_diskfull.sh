@@ -39,13 +39,20 @@ fill_to() {
   return 0
 }
 disk() { curl -fsS --max-time 5 "$COL_HTTP/api/v1/stats" | jq -r ".store.disk.$1"; }
+# trace_spans ID: spans the API returns for a trace; 0 if it is not there.
+# A 503 (the store being reopened) is asked again, for up to 5 s.
 trace_spans() {
-  curl -fsS --max-time 5 "$COL_HTTP/api/v1/traces/$1" 2>/dev/null | jq '.spans | length' 2>/dev/null ||
-    echo 0
+  local code
+  for _ in $(seq 50); do
+    code=$(curl -sS --max-time 5 -o "$TMP/trace.json" -w '%{http_code}' "$COL_HTTP/api/v1/traces/$1" 2>/dev/null)
+    [[ $code == 503 ]] || break
+    sleep 0.1
+  done
+  if [[ $code == 200 ]]; then jq '.spans | length' "$TMP/trace.json" 2>/dev/null || echo 0; else echo 0; fi
 }
-# wait_disk STATE SECONDS: until the collector's disk state is STATE.
-wait_disk() {
-  for _ in $(seq $(($2 * 10))); do [[ $(disk state) == "$1" ]] && return 0; sleep 0.1; done
+# wait_value FIELD VALUE SECONDS: until the collector's store.disk.FIELD is VALUE.
+wait_value() {
+  for _ in $(seq $(($3 * 10))); do [[ $(disk "$1") == "$2" ]] && return 0; sleep 0.1; done
   return 1
 }
 # read_back FILE: "whole acked" for the STORED lines of FILE.
@@ -86,17 +93,17 @@ check "the RETRY says why: disk full, below the reserve" grep -q 'RETRY .*disk f
 refused=$(awk '{print $5}' <<<"$last")
 check "RocksDB never met ENOSPC (failures $(disk failures), state $(disk state))" \
   bash -c "[[ $(disk failures) -eq 0 ]] && ! grep -q 'No space left' '$TMP/collector.log'"
-check "the ballast was given back to RocksDB" [ "$(disk ballast_bytes)" -eq 0 ]
+check "the ballast was given back to RocksDB" wait_value ballast_bytes 0 2
 # Below the reserve for certain, whatever RocksDB flushed meanwhile.
 fill_to "$A" filler2 6144
-wait_disk low 5
+wait_value state low 5
 "$SENDER" "$COL_NNG" one 3000 >"$TMP/one.txt" 2>&1
 check "below the reserve: RETRY again, nothing stored" grep -q ' RETRY .*disk full' "$TMP/one.txt"
 
 rm -f "$A/filler1" "$A/filler2"
 echo "# $(($(free_kb "$A") / 1024)) MB free after removing the fillers"
-check "space returned: the collector says so by itself" wait_disk ok 10
-check "... and has made its ballast again" [ "$(disk ballast_bytes)" -eq 4194304 ]
+check "space returned: the collector says so by itself" wait_value state ok 10
+check "... and has made its ballast again" wait_value ballast_bytes 4194304 2
 "$SENDER" "$COL_NNG" one 3001 >"$TMP/resume.txt" 2>&1
 check "ingest resumes: the next frame is stored" grep -q ' STORED ' "$TMP/resume.txt"
 grep ' STORED ' "$TMP/resume.txt" >>"$TMP/fill.txt"
