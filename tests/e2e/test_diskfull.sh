@@ -31,9 +31,12 @@ small_fs() {
   MOUNTS+=("$1")
 }
 free_kb() { df -k --output=avail "$1" | tail -1 | tr -d ' '; }
-# fill_to DIR FILE KB: a filler file that leaves about KB free on DIR.
+# fill_to DIR FILE KB: a filler file that leaves about KB free on DIR, which
+# must still be this test's tmpfs (never fill the machine's own disk, e.g.
+# when the mount went away under a killed run).
 fill_to() {
   local have
+  mountpoint -q "$1" || bail "$1 is not mounted any more; not writing a filler there"
   have=$(free_kb "$1")
   ((have > $3)) && dd if=/dev/zero of="$1/$2" bs=1K count=$((have - $3)) 2>/dev/null
   return 0
