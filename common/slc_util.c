@@ -46,6 +46,17 @@ int slc_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n)
     return SL_OK;
 }
 
+char *slc_memdup(const void *p, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d != NULL) {
+        memcpy(d, p, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
 int slc_is_zero(const uint8_t *bytes, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -25,6 +25,11 @@ int slc_hex_decode(const char *s, size_t slen, uint8_t *out, size_t n);
  * or SL_ENOMEM (then *arr and *cap are unchanged). */
 int slc_grow(void **arr, uint32_t *cap, uint32_t need, size_t sz);
 
+/* A NUL-terminated copy of p[0..n) (which may itself hold NUL bytes:
+ * names are counted strings), owned by the caller (free()); NULL when out
+ * of memory. */
+char *slc_memdup(const void *p, size_t n);
+
 /* 1 if all n bytes are zero. */
 int slc_is_zero(const uint8_t *bytes, size_t n);
 

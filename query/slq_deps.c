@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/slc_util.h"
 #include "sightline.h"
 #include "store/rollup.h"
 
@@ -24,40 +25,9 @@ void slq_deps_free(slq_deps *d)
     memset(d, 0, sizeof *d);
 }
 
-/* A NUL-terminated copy of n bytes, owned by the caller (free()); NULL when
- * out of memory. */
-static char *slq_memdup(const char *p, size_t n)
-{
-    char *m = malloc(n + 1);
-    if (m != NULL) {
-        memcpy(m, p, n);
-        m[n] = '\0';
-    }
-    return m;
-}
-
-/* Grows the caller's array *v (of elem-byte entries, *cap of them) to
- * hold n + 1, by doubling; on failure *v is unchanged and still the
- * caller's to free. */
-static int slq_grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-    size_t nc;
-    void *nv;
-
-    if (n < *cap)
-        return 0;
-    nc = *cap ? *cap * 2 : 32;
-    nv = realloc(*v, nc * elem);
-    if (nv == NULL)
-        return SL_ENOMEM;
-    *v = nv;
-    *cap = nc;
-    return 0;
-}
-
 struct slq_deps_acc {
     slq_deps *d;
-    size_t ecap, ncap;
+    uint32_t ecap, ncap;
     int nomem;
 };
 
@@ -69,12 +39,12 @@ static int slq_edge_row(const col_agg_row *row, void *arg)
     slq_deps *d = a->d;
     slq_edge *e;
 
-    if (slq_grow((void **)&d->edges, &a->ecap, d->nedges, sizeof *d->edges) != 0)
+    if (slc_grow((void **)&d->edges, &a->ecap, (uint32_t)d->nedges + 1, sizeof *d->edges) != 0)
         return a->nomem = 1;
     e = &d->edges[d->nedges];
     memset(e, 0, sizeof *e);
-    e->caller = slq_memdup(row->service, row->service_len);
-    e->callee = slq_memdup(row->operation, row->operation_len);
+    e->caller = slc_memdup(row->service, row->service_len);
+    e->callee = slc_memdup(row->operation, row->operation_len);
     d->nedges++; /* counted now so slq_deps_free() frees a half-built one */
     if (e->caller == NULL || e->callee == NULL)
         return a->nomem = 1;
@@ -97,11 +67,11 @@ static int slq_node_row(const col_service_row *r, void *arg)
 
     if (r->spans == 0 && r->logs == 0)
         return 0;
-    if (slq_grow((void **)&d->nodes, &a->ncap, d->nnodes, sizeof *d->nodes) != 0)
+    if (slc_grow((void **)&d->nodes, &a->ncap, (uint32_t)d->nnodes + 1, sizeof *d->nodes) != 0)
         return a->nomem = 1;
     n = &d->nodes[d->nnodes];
     memset(n, 0, sizeof *n);
-    n->service = slq_memdup(r->name, r->len);
+    n->service = slc_memdup(r->name, r->len);
     d->nnodes++;
     if (n->service == NULL)
         return a->nomem = 1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/slc_util.h"
 #include "sightline.h"
 #include "store/rollup.h"
 
@@ -31,15 +32,9 @@ static int slq_op_row(const col_agg_row *row, void *arg)
     slq_ops *l = a->l;
     slq_op *o;
 
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 32;
-        slq_op *no = realloc(l->o, nc * sizeof *no);
-        if (no == NULL) {
-            a->nomem = 1;
-            return 1;
-        }
-        l->o = no;
-        l->cap = nc;
+    if (slc_grow((void **)&l->o, &l->cap, (uint32_t)l->n + 1, sizeof *l->o) != 0) {
+        a->nomem = 1;
+        return 1;
     }
     o = &l->o[l->n++];
     snprintf(o->service, sizeof o->service, "%.*s", (int)row->service_len, row->service);

@@ -20,7 +20,8 @@ typedef struct slq_op {
 
 typedef struct slq_ops {
     slq_op *o; /* n entries, owned */
-    size_t n, cap;
+    size_t n;
+    uint32_t cap;
 } slq_ops;
 
 /* Frees the rows of l and zeroes it.  NULL is a no-op. */

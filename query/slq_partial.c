@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/slc_util.h"
 #include "sightline.h"
 #include "common/slc_hist.h"
 
@@ -106,18 +107,6 @@ static int slq_bytes_eq(const char *a, size_t alen, const char *b, size_t blen)
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* A NUL-terminated copy of n bytes, owned by the caller (free()); NULL when
- * out of memory. */
-static char *slq_memdup(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, p, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 slq_red_series *slq_red_series_get(slq_red *r, const char *service, size_t service_len,
                                    const char *operation, size_t operation_len)
 {
@@ -138,19 +127,13 @@ slq_red_series *slq_red_series_get(slq_red *r, const char *service, size_t servi
         r->too_big = 1;
         return NULL;
     }
-    if (r->n == r->cap) {
-        size_t nc = r->cap ? r->cap * 2 : 16;
-        slq_red_series *ns = realloc(r->s, nc * sizeof *ns);
-        if (ns == NULL)
-            return NULL;
-        r->s = ns;
-        r->cap = nc;
-    }
+    if (slc_grow((void **)&r->s, &r->cap, (uint32_t)r->n + 1, sizeof *r->s) != 0)
+        return NULL;
     s = &r->s[r->n];
     memset(s, 0, sizeof *s);
-    s->service = slq_memdup(service, service_len);
+    s->service = slc_memdup(service, service_len);
     s->service_len = service_len;
-    s->operation = slq_memdup(operation, operation_len);
+    s->operation = slc_memdup(operation, operation_len);
     s->operation_len = operation_len;
     s->count = calloc(r->npoints, sizeof *s->count);
     s->errors = calloc(r->npoints, sizeof *s->errors);

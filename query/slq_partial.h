@@ -75,7 +75,8 @@ typedef struct slq_red_series {
 typedef struct slq_red {
     uint64_t first, step, npoints;
     slq_red_series *s; /* n entries, owned */
-    size_t n, cap, hint;
+    size_t n, hint;
+    uint32_t cap;
     size_t max_series; /* bound on n (query-max-series) */
     int has_hist;      /* every series keeps per-bucket histograms (mergeable) */
     int too_big;       /* set when max_series or SLQ_RED_MAX_CELLS stopped the read */

@@ -117,7 +117,7 @@ int col_api_resp_text(const col_api_resp *resp, char **out, size_t *len)
     return 0;
 }
 
-static void col_ok(col_api_resp *resp, json_t *body)
+void col_api_ok(col_api_resp *resp, json_t *body)
 {
     if (body == NULL) {
         col_api_error(resp, 500, "internal", "out of memory building the response");
@@ -203,7 +203,7 @@ static void col_h_services(const col_api *api, const col_api_req *req, col_api_r
         col_api_store_error(resp, rv, "listing services");
         return;
     }
-    col_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", slq_json_ns(since),
+    col_api_ok(resp, json_pack("{s:o,s:o,s:o}", "services", arr, "since_ns", slq_json_ns(since),
                            "until_ns", slq_json_ns(until)));
 }
 
@@ -300,7 +300,7 @@ static void col_h_stats(const col_api *api, const col_api_req *req, col_api_resp
 
     if (body != NULL && api->alerts != NULL)
         json_object_set_new(body, "alerts", col_alerts_stats_json(api->alerts));
-    col_ok(resp, body);
+    col_api_ok(resp, body);
 }
 
 /* ---- GET /metrics (Prometheus text format 0.0.4) -------------------------- */
@@ -482,7 +482,7 @@ static void col_h_health(const col_api *api, const col_api_req *req, col_api_res
 {
     (void)api;
     (void)req;
-    col_ok(resp, json_pack("{s:s}", "status", "ok"));
+    col_api_ok(resp, json_pack("{s:s}", "status", "ok"));
 }
 
 /* The one routing table.  Exact routes and prefix routes; first match wins,

@@ -89,6 +89,10 @@ void col_api_resp_free(col_api_resp *resp);
  * (a text answer or none), SL_ENOMEM. */
 int col_api_resp_text(const col_api_resp *resp, char **out, size_t *len);
 
+/* Fills *resp with 200 and body (a new reference, taken); a NULL body
+ * (out of memory while building it) becomes the 500 error instead. */
+void col_api_ok(col_api_resp *resp, json_t *body);
+
 /* Fills *resp with the one error shape:
  * {"error":{"status":S,"code":"...","message":"..."}}.  Replaces any
  * answer already in *resp. */

@@ -44,16 +44,6 @@
 
 /* ======================= argument parsing ================================== */
 
-static void colq_ok(col_api_resp *resp, json_t *body)
-{
-    if (body == NULL) {
-        col_api_error(resp, 500, "internal", "out of memory building the response");
-        return;
-    }
-    resp->status = 200;
-    resp->body = body;
-}
-
 static void colq_store_err(col_api_resp *resp, const char *what, int rv)
 {
     if (rv == SL_ETOOBIG)
@@ -390,7 +380,7 @@ void col_apiq_trace(const col_api *api, const col_api_req *req, col_api_resp *re
     else if (rv != 0)
         col_api_store_error(resp, rv, "reading trace %s", hex);
     else
-        colq_ok(resp, j);
+        col_api_ok(resp, j);
 }
 
 void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *resp)
@@ -460,7 +450,7 @@ void col_apiq_traces(const col_api *api, const col_api_req *req, col_api_resp *r
                        : json_pack("{s:o,s:I,s:b,s:o,s:o}", "traces", arr, "count",
                                    (json_int_t)hits.n, "partial", hits.capped, "since_ns",
                                    slq_json_ns(q->since_ns), "until_ns", slq_json_ns(q->until_ns));
-    colq_ok(resp, body);
+    col_api_ok(resp, body);
 out:
     slq_hits_free(&hits);
     colq_attrs_free(&attrs);
@@ -735,7 +725,7 @@ void col_apiq_service_sub(const col_api *api, const col_api_req *req, col_api_re
     slq_ops_sort(&l, SLQ_OPS_BY_COUNT);
     arr = colq_ops_json(&l, slq_agg_minutes_s(since, until), 0);
     slq_ops_free(&l);
-    colq_ok(resp, arr == NULL ? NULL
+    col_api_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "service", name, "kind", kname,
                                           "since_ns", slq_json_ns(since), "until_ns",
                                           slq_json_ns(until), "operations", arr));
@@ -776,7 +766,7 @@ void col_apiq_top(const col_api *api, const col_api_req *req, col_api_resp *resp
     slq_ops_top(&l, errors ? SLQ_OPS_BY_ERRORS : SLQ_OPS_BY_P99, limit, min_count);
     arr = colq_ops_json(&l, slq_agg_minutes_s(since, until), 1);
     slq_ops_free(&l);
-    colq_ok(resp, arr == NULL ? NULL
+    col_api_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:s,s:s,s:o,s:o,s:o}", "by", by, "kind", kname,
                                           "since_ns", slq_json_ns(since), "until_ns",
                                           slq_json_ns(until), "operations", arr));
@@ -832,7 +822,7 @@ void col_apiq_deps(const col_api *api, const col_api_req *req, col_api_resp *res
     if (edges == NULL || nodes == NULL)
         goto nomem;
     slq_deps_free(&d);
-    colq_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", slq_json_ns(since), "until_ns",
+    col_api_ok(resp, json_pack("{s:o,s:o,s:o,s:o}", "since_ns", slq_json_ns(since), "until_ns",
                             slq_json_ns(until), "nodes", nodes, "edges", edges));
     return;
 nomem:
@@ -935,7 +925,7 @@ static void colq_trace_logs(const col_api *api, col_api_resp *resp, const col_lo
         return;
     }
     arr = colq_logs_json(&p);
-    colq_ok(resp, arr == NULL ? NULL
+    col_api_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:o,s:I,s:s,s:b}", "logs", arr, "count",
                                           (json_int_t)p.n, "next_cursor", p.next, "partial", 0));
     slq_logs_page_free(&p);
@@ -984,7 +974,7 @@ void col_apiq_logs(const col_api *api, const col_api_req *req, col_api_resp *res
         return;
     }
     arr = colq_logs_json(&p);
-    colq_ok(resp, arr == NULL ? NULL
+    col_api_ok(resp, arr == NULL ? NULL
                               : json_pack("{s:o,s:I,s:s,s:b,s:o,s:o}", "logs", arr, "count",
                                           (json_int_t)p.n, "next_cursor", p.next, "partial",
                                           p.capped, "since_ns", slq_json_ns(q.since_ns),

@@ -61,16 +61,6 @@ static int cols_eq(const char *z, const char *p, size_t n)
     return strlen(z) == n && memcmp(z, p, n) == 0;
 }
 
-static char *cols_dup(const char *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (s != NULL) {
-        memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 static void cols_set_free(struct cols_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
@@ -156,8 +146,8 @@ static int cols_add(struct cols_set *set, const slc_batch *b, const slc_log *l)
         return 1;
     x = &set->v[set->n];
     memset(x, 0, sizeof *x);
-    x->service = cols_dup(svc->ptr, svc->len);
-    x->instance = cols_dup(inst.ptr, inst.len);
+    x->service = slc_memdup(svc->ptr, svc->len);
+    x->instance = slc_memdup(inst.ptr, inst.len);
     x->time_ns = l->time_ns;
     x->detail = cols_detail(b, l, inst);
     if (x->service == NULL || x->instance == NULL || x->detail == NULL) {

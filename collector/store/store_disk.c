@@ -479,9 +479,11 @@ static void disk_tick(col_store *s)
     ballast_release(d);
     avail = disk_free(s->dir);
     if (avail < need + d->ballast + d->hysteresis) {
-        /* When the memtables set the bar, nothing lowers it while ingest
-         * waits: flush them (their WAL goes once they are tables). */
-        if (need > d->reserve && now >= d->flush_at_ns && col_disk_can_flush(s)) {
+        /* When the memtables set the bar (need is their size), nothing
+         * lowers it while ingest waits: flush them when that fits (their
+         * WAL goes once they are tables). */
+        if (need > d->reserve && now >= d->flush_at_ns &&
+            avail >= need + ((uint64_t)1 << 20)) {
             d->flush_at_ns = now + DISK_RETRY_NS;
             disk_flush_memtables(s);
         }
